@@ -1,0 +1,37 @@
+# The one developer interface: `make help` lists the targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test lint typecheck pytest bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP) ## set everything up and run the example app: live progress bars in the terminal
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP) lint typecheck pytest ## set everything up; run ruff, mypy and the whole test suite
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+
+typecheck: $(STAMP) ## mypy --strict over the package
+	$(BIN)/mypy
+
+pytest: $(STAMP) ## the test suite
+	$(BIN)/pytest
+
+bench: $(STAMP) ## throughput and latency figures (see docs/benchmarks.md)
+	$(BIN)/python bench/throughput.py
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

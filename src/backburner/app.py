@@ -1,0 +1,274 @@
+"""`Backburner`: the app — settings, storage and kinds; ``@app.task``; submit, get, list, …"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar, overload
+
+from .config import Settings
+from .durations import Duration
+from .errors import InvalidInput, JobNotFound, JobTimeout
+from .ids import new_job_id
+from .jobs import ACTIVE_STATUSES, Event, Job, JobStatus
+from .kinds import Handler, Kind, KindPolicy, Registry
+from .retry import RetryPolicy
+from .storage import JobPage, JobQuery, NewJob, Storage, create_storage
+from .worker import Worker
+
+__all__ = ["Backburner"]
+
+H = TypeVar("H", bound=Handler)
+
+_LIMITS = {"owner": 200, "scope": 200, "dedupe_key": 400}
+_MAX_PAGE = 1000
+
+
+class Backburner:
+    """A backburner app: where jobs are stored and which kinds it knows.
+
+    ```python
+    app = bb.Backburner()                   # BACKBURNER_DATABASE_URL, default sqlite:///backburner.db
+
+    @app.task(timeout="2m", attempts=3)
+    async def chapter(ctx: bb.Context, entry: ChapterIn) -> ChapterOut: ...
+
+    job = await app.submit("chapter", {"journal_entry": "…"}, owner="alice")
+    ```
+
+    Nothing connects until first use; `open` connects (and migrates) explicitly.
+    """
+
+    def __init__(self, database_url: str | None = None, *, settings: Settings | None = None) -> None:
+        #: The validated configuration.
+        self.settings = settings or Settings.from_env(database_url=database_url)
+        #: The registered kinds.
+        self.kinds = Registry()
+        self._storage: Storage | None = None
+        self._lock = threading.Lock()
+
+    # ── kinds ─────────────────────────────────────────────────────────────
+    @overload
+    def task(self, fn: H, /) -> H: ...
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        timeout: Duration | None = None,
+        attempts: int = 3,
+        backoff: RetryPolicy | Duration | None = None,
+        slow_after: Duration = "10m",
+        expire_after: Duration = "24h",
+        concurrency: int | None = None,
+        cost: float = 0,
+    ) -> Callable[[H], H]: ...
+    def task(self, fn: H | None = None, /, *, name: str | None = None, **policy: Any) -> Any:
+        """Register a handler as a kind (named after the function unless ``name`` is given).
+
+        The handler takes ``(ctx, input)``; the input's annotation (a pydantic model, or any
+        type pydantic validates) checks every submit, and the return annotation checks the
+        output. ``async def`` handlers run on the worker's loop, plain ``def`` ones in threads.
+        """
+        kind_policy = KindPolicy.build(**policy)
+
+        def register(handler: H) -> H:
+            self.kinds.add(Kind.from_handler(name or handler.__name__, handler, kind_policy))
+            return handler
+
+        return register(fn) if fn is not None else register
+
+    # ── connection ────────────────────────────────────────────────────────
+    async def open(self) -> Storage:
+        """Connect and migrate, once; returns the storage (for the worker and the API)."""
+        if self._storage is not None:
+            return self._storage
+        storage = create_storage(self.settings)
+        await storage.open()
+        with self._lock:
+            if self._storage is None:
+                self._storage, storage = storage, None  # type: ignore[assignment]
+        if storage is not None:  # another caller won the race
+            await storage.close()
+        assert self._storage is not None
+        return self._storage
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        storage, self._storage = self._storage, None
+        if storage is not None:
+            await storage.close()
+
+    async def __aenter__(self) -> Backburner:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    # ── jobs ──────────────────────────────────────────────────────────────
+    async def submit(
+        self,
+        kind: str,
+        input: Any,
+        *,
+        owner: str = "default",
+        scope: str | None = None,
+        dedupe_key: str | None = None,
+        priority: int = 0,
+        reuse: Literal["succeeded"] | None = None,
+    ) -> Job:
+        """Store a new queued job and return it; nothing waits on the handler.
+
+        With ``dedupe_key``, an active job with the same key (for the same owner) is returned
+        instead (``job.deduplicated`` is then true); with ``reuse="succeeded"`` a succeeded one
+        is returned too. Bad input raises an `InvalidInput` naming the field; nothing is stored.
+        """
+        new = self._new_job(kind, input, owner, scope, dedupe_key, priority, reuse)
+        storage = await self.open()
+        return await storage.insert_job(new)
+
+    def _new_job(  # noqa: PLR0913 - the submit's fields, checked in one place
+        self,
+        kind_name: str,
+        input: Any,
+        owner: str,
+        scope: str | None,
+        dedupe_key: str | None,
+        priority: int,
+        reuse: str | None,
+    ) -> NewJob:
+        kind = self.kinds.get(kind_name)
+        for field, value in (("owner", owner), ("scope", scope), ("dedupe_key", dedupe_key)):
+            _check_text(field, value, required=field == "owner")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise InvalidInput(f"priority: must be a whole number, got {priority!r}")
+        if reuse not in (None, "succeeded"):
+            raise InvalidInput(f"reuse: must be 'succeeded' or None, got {reuse!r}")
+        if reuse is not None and dedupe_key is None:
+            raise InvalidInput("reuse: needs a dedupe_key to find the job to reuse")
+        stored = kind.validate_input(input, max_bytes=self.settings.max_input_bytes)
+        policy = kind.policy
+        return NewJob(
+            id=new_job_id(),
+            kind=kind.name,
+            owner=owner,
+            scope=scope,
+            input=stored,
+            dedupe_key=dedupe_key,
+            priority=priority,
+            cost=policy.cost,
+            max_attempts=policy.attempts,
+            slow_after_s=policy.slow_after_s,
+            expire_after_s=policy.expire_after_s,
+            reuse_succeeded=reuse == "succeeded",
+        )
+
+    async def get(self, job_id: str) -> Job:
+        """The job with this id, or `JobNotFound`."""
+        job = await (await self.open()).get_job(job_id)
+        if job is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return job
+
+    async def get_many(self, job_ids: list[str]) -> list[Job]:
+        """Many jobs in one query, in the order asked; unknown ids are left out."""
+        return await (await self.open()).get_jobs(job_ids)
+
+    async def list(
+        self,
+        *,
+        owner: str | None = None,
+        scope: str | None = None,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        kind: str | None = None,
+        dedupe_key: str | None = None,
+        active: bool | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> JobPage:
+        """Jobs newest first, filtered; pass ``page.next_cursor`` back as ``cursor`` for more."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_PAGE:
+            raise InvalidInput(f"limit: must be a whole number from 1 to {_MAX_PAGE}")
+        query = JobQuery(
+            owner=owner,
+            scope=scope,
+            statuses=_statuses(status, active),
+            kind=kind,
+            dedupe_key=dedupe_key,
+            cursor=cursor,
+            limit=limit,
+        )
+        return await (await self.open()).list_jobs(query)
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job at once; a running one stops through its worker within a heartbeat."""
+        return await (await self.open()).cancel_job(job_id)
+
+    async def retry(self, job_id: str) -> Job:
+        """Put a failed or canceled job back in the queue: the same row, its saved input."""
+        storage = await self.open()
+        job = await self.get(job_id)
+        try:
+            policy = self.kinds.get(job.kind).policy
+        except InvalidInput:
+            policy = KindPolicy()
+        return await storage.retry_job(
+            job_id, slow_after_s=policy.slow_after_s, expire_after_s=policy.expire_after_s
+        )
+
+    async def delete(self, job_id: str) -> None:
+        """Delete a job with its events and steps; a running one is stopped by its worker."""
+        if not await (await self.open()).delete_job(job_id):
+            raise JobNotFound(f"no job with id {job_id!r}")
+
+    async def events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
+        """The job's event log after ``after_seq``."""
+        return await (await self.open()).list_events(job_id, after_seq=after_seq)
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Wait until the job succeeds, fails or is canceled; `JobTimeout` after ``timeout`` s."""
+        storage = await self.open()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            job = await self.get(job_id)
+            if job.finished:
+                return job
+            remaining = 1.0 if deadline is None else deadline - loop.time()
+            if remaining <= 0:
+                raise JobTimeout(f"job {job_id} is still {job.status.value} after {timeout:g}s")
+            await storage.wait_for_change(min(remaining, 1.0))
+
+    # ── running ───────────────────────────────────────────────────────────
+    def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
+        """A `Worker` for this app; ``async with app.worker():`` runs it in the background."""
+        return Worker(self, concurrency=concurrency, burst=burst)
+
+
+def _check_text(field: str, value: str | None, *, required: bool) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field}: must be a non-empty string, got {value!r}")
+    if len(value) > _LIMITS[field]:
+        raise InvalidInput(f"{field}: at most {_LIMITS[field]} characters, got {len(value)}")
+
+
+def _statuses(
+    status: JobStatus | str | Iterable[JobStatus | str] | None, active: bool | None
+) -> tuple[JobStatus, ...] | None:
+    """The statuses to match: from ``status`` and/or ``active``; `InvalidInput` if unknown."""
+    chosen: set[JobStatus] | None = None
+    if status is not None:
+        values = [status] if isinstance(status, str) else list(status)
+        try:
+            chosen = {JobStatus(v) for v in values}
+        except ValueError:
+            known = ", ".join(s.value for s in JobStatus)
+            raise InvalidInput(f"status: unknown status in {values!r} (known: {known})") from None
+    if active is not None:
+        wanted = set(ACTIVE_STATUSES) if active else set(JobStatus) - ACTIVE_STATUSES
+        chosen = wanted if chosen is None else chosen & wanted
+    return None if chosen is None else tuple(sorted(chosen))

@@ -1,0 +1,121 @@
+"""Settings: every knob, its ``BACKBURNER_*`` variable, validated once at the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .durations import parse_duration
+from .errors import ConfigError, UnsupportedDatabase
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_DATABASE_URL = "sqlite:///backburner.db"
+
+#: Fields given as durations, read with `parse_duration`.
+_DURATION_FIELDS = ("lease_s", "poll_interval_s", "grace_s", "retention_s", "maintenance_every_s")
+
+#: Each field's environment variable (durations drop their ``_s`` suffix).
+ENV_NAMES: dict[str, str] = {
+    "database_url": "BACKBURNER_DATABASE_URL",
+    "lease_s": "BACKBURNER_LEASE",
+    "concurrency": "BACKBURNER_CONCURRENCY",
+    "poll_interval_s": "BACKBURNER_POLL_INTERVAL",
+    "grace_s": "BACKBURNER_GRACE",
+    "retention_s": "BACKBURNER_RETENTION",
+    "maintenance_every_s": "BACKBURNER_MAINTENANCE_EVERY",
+    "max_input_bytes": "BACKBURNER_MAX_INPUT_BYTES",
+    "sqlite_synchronous": "BACKBURNER_SQLITE_SYNCHRONOUS",
+    "busy_timeout_s": "BACKBURNER_BUSY_TIMEOUT",
+}
+
+
+class Settings(BaseModel):
+    """Validated configuration; build it with `Settings.from_env` or directly.
+
+    ```python
+    settings = bb.Settings.from_env(lease_s="5s")   # the environment, with overrides
+    app = bb.Backburner(settings=settings)
+    ```
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: ``sqlite:///path.db`` (the default) — PostgreSQL arrives with its backend.
+    database_url: str = DEFAULT_DATABASE_URL
+    #: How long a worker's claim on a running job lasts without a heartbeat.
+    lease_s: float = Field(default=30.0, gt=0)
+    #: Jobs one worker runs at once.
+    concurrency: int = Field(default=50, ge=1, le=10_000)
+    #: How often an idle worker looks for new work it was not told about.
+    poll_interval_s: float = Field(default=0.01, gt=0)
+    #: On SIGTERM, how long in-flight jobs get to finish before they are put back.
+    grace_s: float = Field(default=30.0, ge=0)
+    #: Finished jobs (and their events and steps) older than this are pruned.
+    retention_s: float = Field(default=7 * 86400.0, gt=0)
+    #: How often a worker reclaims expired leases, expires old jobs and prunes.
+    maintenance_every_s: float = Field(default=0.0, ge=0)
+    #: Largest accepted input, as JSON.
+    max_input_bytes: int = Field(default=1024 * 1024, ge=1)
+    #: ``FULL``: an acknowledged submit survives power loss; ``NORMAL``: faster, may lose
+    #: the last transactions on power loss (never on a process crash).
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    #: How long a SQLite writer waits for the lock before retrying.
+    busy_timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator(*_DURATION_FIELDS, "busy_timeout_s", mode="before")
+    @classmethod
+    def _durations(cls, value: Any, info: Any) -> float:
+        return parse_duration(value, field=ENV_NAMES.get(info.field_name, info.field_name))
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+        if scheme not in {"sqlite"}:
+            raise UnsupportedDatabase(
+                f"BACKBURNER_DATABASE_URL: unsupported scheme {scheme or value!r}; "
+                "use sqlite:///path/to/file.db"
+            )
+        return value
+
+    @property
+    def maintenance_interval_s(self) -> float:
+        """The maintenance period: as configured, else a third of the lease."""
+        return self.maintenance_every_s or self.lease_s / 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``BACKBURNER_*`` variables, then ``overrides`` (``None`` is ignored)."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {
+            field: source[name] for field, name in ENV_NAMES.items() if source.get(name)
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.build(**values)
+
+    @classmethod
+    def build(cls, **values: Any) -> Settings:
+        """Validate ``values``, raising `ConfigError` (not pydantic's error) naming the field."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            cause = _config_cause(exc)
+            if cause is not None:
+                raise cause from None
+            first = exc.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else "settings"
+            raise ConfigError(f"{ENV_NAMES.get(name, name)}: {first['msg']}") from None
+
+
+def _config_cause(exc: ValidationError) -> ConfigError | None:
+    """The `ConfigError` a validator raised, unwrapped from pydantic's error."""
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigError):
+            return cause
+    return None

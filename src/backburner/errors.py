@@ -1,0 +1,159 @@
+"""Every exception backburner raises, and the two a handler raises to steer its job.
+
+```
+BackburnerError
+ ├── ConfigError                 settings, URLs, durations that cannot be used
+ │    ├── InvalidDuration
+ │    └── UnsupportedDatabase
+ ├── InvalidInput                a submit that is refused; nothing is stored
+ │    ├── UnknownKind
+ │    ├── InputValidationError   the kind's input model said no (names the field)
+ │    ├── InputNotSerializable
+ │    └── InputTooLarge
+ ├── JobNotFound
+ ├── InvalidTransition           cancel/retry/delete of a job in a state that does not allow it
+ ├── JobTimeout                  wait() gave up before the job finished
+ └── StorageError                the database cannot be used right now
+      └── LeaseLost              internal: a fenced write found the job no longer ours
+
+Retry(after=…)   raised by a handler: try again later (spends an attempt)
+Fail(reason)     raised by a handler: fail now, no more attempts
+```
+
+Each class's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BackburnerError",
+    "ConfigError",
+    "Fail",
+    "InputNotSerializable",
+    "InputTooLarge",
+    "InputValidationError",
+    "InvalidDuration",
+    "InvalidInput",
+    "InvalidTransition",
+    "JobNotFound",
+    "JobTimeout",
+    "LeaseLost",
+    "Retry",
+    "StorageError",
+    "UnknownKind",
+    "UnsupportedDatabase",
+]
+
+
+class BackburnerError(Exception):
+    """A backburner operation failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        """The human-readable message."""
+        return str(self)
+
+
+class ConfigError(BackburnerError):
+    """The configuration is invalid."""
+
+
+class InvalidDuration(ConfigError):
+    """A duration must be a number of seconds or a string like '90s', '10m', '24h'."""
+
+
+class UnsupportedDatabase(ConfigError):
+    """The database URL has a scheme backburner does not support."""
+
+
+class InvalidInput(BackburnerError):
+    """The job was refused; nothing was stored."""
+
+
+class UnknownKind(InvalidInput):
+    """No kind is registered under that name."""
+
+
+class InputValidationError(InvalidInput):
+    """The input does not match the kind's input model."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        #: pydantic's error list: each with ``loc`` (the field path), ``msg`` and ``type``.
+        self.errors = errors or []
+
+
+class InputNotSerializable(InvalidInput):
+    """The input cannot be stored as JSON."""
+
+
+class InputTooLarge(InvalidInput):
+    """The input is larger than the configured limit."""
+
+
+class JobNotFound(BackburnerError):
+    """No job has that id."""
+
+
+class InvalidTransition(BackburnerError):
+    """The job's current status does not allow that action."""
+
+
+class JobTimeout(BackburnerError):
+    """The job did not finish within the time waited."""
+
+
+class StorageError(BackburnerError):
+    """The database cannot be used right now."""
+
+
+class LeaseLost(StorageError):
+    """The job is no longer running under this worker's lease."""
+
+
+class Retry(Exception):  # noqa: N818 - named for what a handler means by raising it
+    """Raised by a handler: this attempt did not work, try again after ``after`` seconds.
+
+    ```python
+    if response.status_code == 429:
+        raise bb.Retry(after="30s")
+    ```
+
+    It spends an attempt; when the kind's attempts are used up the job fails with
+    error type ``handler_error`` (or ``error_type`` when given).
+    """
+
+    def __init__(
+        self,
+        after: float | str | None = None,
+        reason: str = "retry requested by the handler",
+        *,
+        error_type: str = "handler_error",
+    ) -> None:
+        from .durations import parse_duration
+
+        super().__init__(reason)
+        #: Seconds to wait before the next attempt; ``None`` uses the kind's backoff.
+        self.after_s = None if after is None else parse_duration(after, field="after")
+        self.reason = reason
+        self.error_type = error_type
+
+
+class Fail(Exception):  # noqa: N818 - named for what a handler means by raising it
+    """Raised by a handler: fail the job now, with no further attempts.
+
+    ```python
+    if not scenes:
+        raise bb.Fail("the script has no scenes")
+    ```
+    """
+
+    def __init__(self, reason: str, *, error_type: str = "handler_error") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error_type = error_type

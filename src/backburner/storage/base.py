@@ -1,0 +1,99 @@
+"""The storage seam: what the app and the worker need from a database, and nothing more.
+
+Only `backburner.storage` imports database drivers; everything above it sees this Protocol.
+Each method is one transaction. Worker writes are *fenced*: they name the `Lease` the worker
+was given, and raise `LeaseLost` (or report the job lost) when the job is no longer running
+under it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..jobs import Event, Job
+from .records import (
+    Claim,
+    ClaimRequest,
+    JobPage,
+    JobQuery,
+    Lease,
+    LeaseReport,
+    MaintenanceReport,
+    NewJob,
+    Outcome,
+)
+
+__all__ = ["Storage"]
+
+
+class Storage(Protocol):
+    """A backend: SQLite now, PostgreSQL later, each in its own module."""
+
+    #: The backend pushes wake-ups to idle workers (otherwise workers poll).
+    supports_listen_notify: bool
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date."""
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+
+    # ── the Python API's side ─────────────────────────────────────────────
+    async def insert_job(self, new: NewJob) -> Job:
+        """Insert, or return the active (or reusable) job with the same dedupe key."""
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """One job, or ``None``."""
+
+    async def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        """Many jobs in one query (missing ids are left out)."""
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        """A page of jobs, newest first."""
+
+    async def cancel_job(self, job_id: str) -> Job:
+        """Cancel a queued job, or ask a running job's worker to stop it."""
+
+    async def retry_job(self, job_id: str, *, slow_after_s: float, expire_after_s: float) -> Job:
+        """Put a failed or canceled job back in the queue: the same row, attempts reset."""
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a finished job with its events and steps; ``False`` when there was none."""
+
+    async def list_events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
+        """A job's events after ``after_seq``, in order."""
+
+    async def wait_for_change(self, timeout_s: float) -> None:
+        """Return when the database may have changed, or after ``timeout_s``."""
+
+    # ── the worker's side ─────────────────────────────────────────────────
+    async def claim_jobs(
+        self, worker_id: str, requests: list[ClaimRequest], lease_s: float, limit: int
+    ) -> list[Claim]:
+        """Move up to ``limit`` runnable queued jobs to running under a new lease.
+
+        Requests are served in order, each up to its own limit; within one, highest
+        priority first, then oldest.
+        """
+
+    async def extend_leases(self, leases: list[Lease], lease_s: float) -> LeaseReport:
+        """Heartbeat: push back the expiry of leases still held; report lost ones and cancels."""
+
+    async def update_progress(self, lease: Lease, progress: float | None, message: str | None) -> None:
+        """Record progress (fenced)."""
+
+    async def set_partial(self, lease: Lease, key: str, value: Any) -> None:
+        """Record one partial result (fenced)."""
+
+    async def load_steps(self, job_id: str) -> dict[str, Any]:
+        """The stored results of a job's completed steps, by name."""
+
+    async def save_step(self, lease: Lease, name: str, output: Any) -> None:
+        """Store a step's result (fenced); the first stored result wins."""
+
+    async def finish_jobs(self, outcomes: list[Outcome]) -> list[bool]:
+        """Apply outcomes in one transaction; ``False`` where the lease was lost."""
+
+    # ── maintenance ───────────────────────────────────────────────────────
+    async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
+        """Reclaim expired leases, expire overdue queued jobs, prune old finished jobs."""

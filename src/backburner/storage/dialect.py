@@ -1,0 +1,25 @@
+"""Internal: the few things the shared SQL units need from a dialect's module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+
+from .records import ClaimRequest
+
+__all__ = ["SqlDialect"]
+
+
+class SqlDialect(Protocol):
+    """Dialect-specific SQL, kept in that dialect's module (``sqlite.py``, ``postgres.py``)."""
+
+    def now(self) -> ColumnElement[Any]:
+        """The database's clock in epoch seconds: leases are judged by it, never a worker's."""
+
+    def claim(
+        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
+    ) -> Sequence[RowMapping]:
+        """Move up to ``request.limit`` runnable queued jobs to running; return their rows."""

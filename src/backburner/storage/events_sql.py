@@ -1,0 +1,49 @@
+"""Internal: the shared unit every job change goes through — update the row, log an event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from .dialect import SqlDialect
+from .tables import events, jobs
+
+__all__ = ["append_events", "update_job_logged"]
+
+
+def append_events(
+    conn: Connection, d: SqlDialect, rows: list[tuple[str, int, str, dict[str, Any]]]
+) -> None:
+    """Insert ``(job_id, seq, type, data)`` events in one round trip."""
+    if rows:
+        conn.execute(
+            sa.insert(events).values(created_at=d.now()),
+            [{"job_id": j, "seq": s, "type": t, "data": data} for j, s, t, data in rows],
+        )
+
+
+def update_job_logged(
+    conn: Connection,
+    d: SqlDialect,
+    where: list[sa.ColumnElement[bool]],
+    values: Mapping[str, Any],
+    event: tuple[str, dict[str, Any]],
+) -> Mapping[str, Any] | None:
+    """Update the one job matching ``where`` and append ``event`` with the next ``seq``.
+
+    Returns the updated row, or ``None`` when nothing matched (a fenced write that lost).
+    """
+    now = d.now()
+    stmt = (
+        sa.update(jobs)
+        .where(*where)
+        .values(**values, event_seq=jobs.c.event_seq + 1, updated_at=now)
+        .returning(*jobs.c)
+    )
+    row = conn.execute(stmt).mappings().first()
+    if row is not None:
+        append_events(conn, d, [(row["id"], row["event_seq"], event[0], event[1])])
+    return row

@@ -1,0 +1,234 @@
+"""Internal: the Python API's SQL — submit, read, list, cancel, retry, delete — as named units.
+
+Each unit takes a connection already inside its transaction (for writes, one that holds the
+write lock on SQLite or row locks on PostgreSQL) and the dialect, and runs portable Core SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import InvalidTransition, JobNotFound
+from ..jobs import ACTIVE_STATUSES, Event, Job, JobStatus
+from .dialect import SqlDialect
+from .events_sql import append_events, update_job_logged
+from .records import JobPage, JobQuery, NewJob, row_to_event, row_to_job
+from .tables import events, jobs
+
+__all__ = [
+    "cancel_job",
+    "delete_job",
+    "get_job",
+    "get_jobs",
+    "insert_job",
+    "list_events",
+    "list_jobs",
+    "retry_job",
+]
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def insert_job(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
+    """Insert a queued job and its first event — unless its dedupe key already has one."""
+    if new.dedupe_key is not None:
+        existing = _find_deduplicated(conn, new)
+        if existing is not None:
+            return row_to_job(existing, deduplicated=True)
+        try:
+            with conn.begin_nested():
+                return _insert(conn, d, new)
+        except IntegrityError:
+            # Another process inserted the same active key between our look and our insert.
+            existing = _find_deduplicated(conn, new)
+            if existing is None:
+                raise
+            return row_to_job(existing, deduplicated=True)
+    return _insert(conn, d, new)
+
+
+def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
+    now = d.now()
+    row = (
+        conn.execute(
+            sa.insert(jobs)
+            .values(
+                id=new.id,
+                kind=new.kind,
+                owner=new.owner,
+                scope=new.scope,
+                status=JobStatus.QUEUED.value,
+                input=new.input,
+                partial={},
+                max_attempts=new.max_attempts,
+                dedupe_key=new.dedupe_key,
+                priority=new.priority,
+                cost=new.cost,
+                event_seq=1,
+                created_at=now,
+                updated_at=now,
+                run_at=now,
+                slow_at=now + new.slow_after_s,
+                expire_at=now + new.expire_after_s,
+            )
+            .returning(*jobs.c)
+        )
+        .mappings()
+        .one()
+    )
+    append_events(conn, d, [(new.id, 1, "status", {"status": "queued", "reason": "submitted"})])
+    return row_to_job(row)
+
+
+def _find_deduplicated(conn: Connection, new: NewJob) -> Mapping[str, Any] | None:
+    """The active job with this key, else (when reusing) the newest succeeded one."""
+    statuses = [*_ACTIVE, JobStatus.SUCCEEDED.value] if new.reuse_succeeded else _ACTIVE
+    rows = (
+        conn.execute(
+            sa.select(jobs)
+            .where(
+                jobs.c.owner == new.owner,
+                jobs.c.dedupe_key == new.dedupe_key,
+                jobs.c.status.in_(statuses),
+            )
+            .order_by(jobs.c.id.desc())
+        )
+        .mappings()
+        .all()
+    )
+    active = [r for r in rows if r["status"] in _ACTIVE]
+    return (active or rows or [None])[0]
+
+
+def get_job(conn: Connection, d: SqlDialect, job_id: str) -> Job | None:
+    """One job by id."""
+    row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+    return None if row is None else row_to_job(row)
+
+
+def get_jobs(conn: Connection, d: SqlDialect, job_ids: list[str]) -> list[Job]:
+    """Many jobs by id in one query, in the order asked."""
+    if not job_ids:
+        return []
+    rows = conn.execute(sa.select(jobs).where(jobs.c.id.in_(job_ids))).mappings().all()
+    by_id = {r["id"]: row_to_job(r) for r in rows}
+    return [by_id[i] for i in dict.fromkeys(job_ids) if i in by_id]
+
+
+def list_jobs(conn: Connection, d: SqlDialect, query: JobQuery) -> JobPage:
+    """A page of jobs matching ``query``, newest first (ids sort by creation time)."""
+    conditions = [
+        column == value
+        for column, value in (
+            (jobs.c.owner, query.owner),
+            (jobs.c.scope, query.scope),
+            (jobs.c.kind, query.kind),
+            (jobs.c.dedupe_key, query.dedupe_key),
+        )
+        if value is not None
+    ]
+    if query.statuses is not None:
+        conditions.append(jobs.c.status.in_([s.value for s in query.statuses]))
+    if query.cursor is not None:
+        conditions.append(jobs.c.id < query.cursor)
+    stmt = sa.select(jobs).where(*conditions).order_by(jobs.c.id.desc()).limit(query.limit + 1)
+    rows = conn.execute(stmt).mappings().all()
+    page = [row_to_job(r) for r in rows[: query.limit]]
+    more = len(rows) > query.limit
+    return JobPage(page, page[-1].id if more and page else None)
+
+
+def cancel_job(conn: Connection, d: SqlDialect, job_id: str) -> Job:
+    """Cancel a queued job now; flag a running one for its worker to stop."""
+    row = _locked_row(conn, job_id)
+    status = JobStatus(row["status"])
+    if status is JobStatus.QUEUED:
+        updated = update_job_logged(
+            conn,
+            d,
+            [jobs.c.id == job_id],
+            {"status": JobStatus.CANCELED.value, "finished_at": d.now()},
+            ("status", {"status": "canceled", "from": "queued", "reason": "canceled"}),
+        )
+    elif status is JobStatus.RUNNING:
+        if row["cancel_requested"]:
+            return row_to_job(row)
+        updated = update_job_logged(
+            conn, d, [jobs.c.id == job_id], {"cancel_requested": True}, ("cancel_requested", {})
+        )
+    else:
+        raise InvalidTransition(f"cannot cancel job {job_id}: it is already {status.value}")
+    assert updated is not None  # the row is locked by this transaction
+    return row_to_job(updated)
+
+
+def retry_job(
+    conn: Connection, d: SqlDialect, job_id: str, slow_after_s: float, expire_after_s: float
+) -> Job:
+    """Re-queue a failed or canceled job: the same row and input, attempts and errors reset."""
+    row = _locked_row(conn, job_id)
+    status = JobStatus(row["status"])
+    if status not in (JobStatus.FAILED, JobStatus.CANCELED):
+        raise InvalidTransition(
+            f"cannot retry job {job_id}: it is {status.value} (only failed or canceled jobs)"
+        )
+    now = d.now()
+    values = {
+        "status": JobStatus.QUEUED.value,
+        **dict.fromkeys(("output", "error_type", "error_message", "progress", "message")),
+        **dict.fromkeys(("finished_at", "started_at", "worker_id", "lease_token")),
+        "lease_expires_at": None,
+        "partial": {},
+        "attempt": 0,
+        "lease_expiries": 0,
+        "cancel_requested": False,
+        "run_at": now,
+        "slow_at": now + slow_after_s,
+        "expire_at": now + expire_after_s,
+    }
+    event = ("status", {"status": "queued", "from": status.value, "reason": "retried"})
+    try:
+        with conn.begin_nested():
+            updated = update_job_logged(conn, d, [jobs.c.id == job_id], values, event)
+    except IntegrityError:
+        raise InvalidTransition(
+            f"cannot retry job {job_id}: another active job has dedupe key {row['dedupe_key']!r}"
+        ) from None
+    assert updated is not None
+    return row_to_job(updated)
+
+
+def delete_job(conn: Connection, d: SqlDialect, job_id: str) -> bool:
+    """Delete a job in any state, with its events and steps.
+
+    A running job's worker finds its lease gone at its next write or heartbeat and stops.
+    """
+    # events and steps go with it: their foreign keys cascade.
+    return conn.execute(sa.delete(jobs).where(jobs.c.id == job_id)).rowcount > 0
+
+
+def list_events(conn: Connection, d: SqlDialect, job_id: str, after_seq: int) -> list[Event]:
+    """A job's events after ``after_seq``, oldest first."""
+    stmt = (
+        sa.select(events)
+        .where(events.c.job_id == job_id, events.c.seq > after_seq)
+        .order_by(events.c.seq)
+    )
+    return [row_to_event(r) for r in conn.execute(stmt).mappings()]
+
+
+def _locked_row(conn: Connection, job_id: str) -> Mapping[str, Any]:
+    """The job's row, read inside the write transaction (``FOR UPDATE`` where it means one)."""
+    row = (
+        conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update())
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise JobNotFound(f"no job with id {job_id!r}")
+    return row

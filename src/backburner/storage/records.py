@@ -1,0 +1,174 @@
+"""Internal: the values that cross the storage seam, and rows turned into `Job`s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..jobs import Event, Job, JobError, JobStatus
+
+__all__ = [
+    "Claim",
+    "ClaimRequest",
+    "JobPage",
+    "JobQuery",
+    "Lease",
+    "LeaseReport",
+    "MaintenanceReport",
+    "NewJob",
+    "Outcome",
+    "row_to_event",
+    "row_to_job",
+    "to_datetime",
+]
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A validated submit, ready to insert."""
+
+    id: str
+    kind: str
+    owner: str
+    scope: str | None
+    input: Any
+    dedupe_key: str | None
+    priority: int
+    cost: float
+    max_attempts: int
+    slow_after_s: float
+    expire_after_s: float
+    #: Return a succeeded job with the same dedupe key instead of inserting.
+    reuse_succeeded: bool = False
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Filters for `Storage.list_jobs`; ``None`` means any. Newest first."""
+
+    owner: str | None = None
+    scope: str | None = None
+    statuses: tuple[JobStatus, ...] | None = None
+    kind: str | None = None
+    dedupe_key: str | None = None
+    #: Only jobs older than this id (the previous page's ``next_cursor``).
+    cursor: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of jobs, newest first; ``next_cursor`` is ``None`` on the last page."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's claim on a running job: every write it makes for the job names it."""
+
+    job_id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job a worker has just claimed, with its lease."""
+
+    job: Job
+    lease: Lease
+    #: Times the job's lease expired before: crashes do not spend the attempt budget.
+    lease_expiries: int = 0
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Claim up to ``limit`` runnable jobs of these ``kinds``."""
+
+    kinds: tuple[str, ...]
+    limit: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a worker ends its hold on a job: finished, back to the queue, or released."""
+
+    lease: Lease
+    #: ``succeeded``, ``failed``, ``canceled`` or ``queued`` (retry after ``delay_s``).
+    status: JobStatus
+    output: Any = None
+    error: JobError | None = None
+    delay_s: float = 0.0
+    #: Put back by a stopping worker: the attempt is not spent.
+    release: bool = False
+
+
+@dataclass(frozen=True)
+class LeaseReport:
+    """What a heartbeat learned: leases no longer ours, and cancels asked for."""
+
+    lost: frozenset[str] = frozenset()
+    cancel_requested: frozenset[str] = frozenset()
+
+
+@dataclass
+class MaintenanceReport:
+    """What one maintenance pass changed."""
+
+    reclaimed: int = 0
+    expired: int = 0
+    pruned: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def to_datetime(value: float | None) -> datetime | None:
+    """An epoch-seconds column as an aware UTC datetime."""
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def row_to_job(row: Mapping[str, Any], *, deduplicated: bool = False) -> Job:
+    """A ``jobs`` row as a `Job`."""
+    error = None
+    if row["error_type"] is not None:
+        error = JobError(type=row["error_type"], message=row["error_message"] or "")
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        owner=row["owner"],
+        scope=row["scope"],
+        status=JobStatus(row["status"]),
+        input=row["input"],
+        output=row["output"],
+        error=error,
+        progress=row["progress"],
+        message=row["message"],
+        partial=row["partial"] or {},
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        dedupe_key=row["dedupe_key"],
+        priority=row["priority"],
+        cost=row["cost"],
+        cancel_requested=bool(row["cancel_requested"]),
+        created_at=to_datetime(row["created_at"]),
+        started_at=to_datetime(row["started_at"]),
+        finished_at=to_datetime(row["finished_at"]),
+        updated_at=to_datetime(row["updated_at"]),
+        run_at=to_datetime(row["run_at"]),
+        slow_at=to_datetime(row["slow_at"]),
+        expire_at=to_datetime(row["expire_at"]),
+        deduplicated=deduplicated,
+    )
+
+
+def row_to_event(row: Mapping[str, Any]) -> Event:
+    """An ``events`` row as an `Event`."""
+    return Event(
+        job_id=row["job_id"],
+        seq=row["seq"],
+        type=row["type"],
+        data=row["data"],
+        created_at=to_datetime(row["created_at"]),
+    )

@@ -1,0 +1,109 @@
+"""Internal: `SqlStorage`, the `Storage` methods shared by the SQL dialects.
+
+Each method names a unit of SQL (in `queries` or `worker_queries`) and whether it writes;
+the dialect's subclass decides how a unit runs (a writer thread for SQLite, a pool for
+PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..ids import new_token
+from ..jobs import Event, Job
+from . import queries, worker_queries
+from .dialect import SqlDialect
+from .records import (
+    Claim,
+    ClaimRequest,
+    JobPage,
+    JobQuery,
+    Lease,
+    LeaseReport,
+    MaintenanceReport,
+    NewJob,
+    Outcome,
+)
+
+__all__ = ["SqlStorage", "Unit"]
+
+T = TypeVar("T")
+#: A unit of SQL: runs inside one transaction on the connection it is given.
+Unit = Callable[..., T]
+
+
+class SqlStorage:
+    """The `Storage` methods, over the dialect's ``_read`` and ``_write`` runners."""
+
+    supports_listen_notify = False
+
+    def __init__(self, dialect: SqlDialect) -> None:
+        self.dialect = dialect
+
+    async def _read(self, unit: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    async def _write(self, unit: Callable[..., T], *args: Any) -> T:
+        raise NotImplementedError
+
+    async def insert_job(self, new: NewJob) -> Job:
+        return await self._write(queries.insert_job, new)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self._read(queries.get_job, job_id)
+
+    async def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        return await self._read(queries.get_jobs, job_ids)
+
+    async def list_jobs(self, query: JobQuery) -> JobPage:
+        return await self._read(queries.list_jobs, query)
+
+    async def cancel_job(self, job_id: str) -> Job:
+        return await self._write(queries.cancel_job, job_id)
+
+    async def retry_job(self, job_id: str, *, slow_after_s: float, expire_after_s: float) -> Job:
+        return await self._write(queries.retry_job, job_id, slow_after_s, expire_after_s)
+
+    async def delete_job(self, job_id: str) -> bool:
+        return await self._write(queries.delete_job, job_id)
+
+    async def list_events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
+        return await self._read(queries.list_events, job_id, after_seq)
+
+    async def claim_jobs(
+        self, worker_id: str, requests: list[ClaimRequest], lease_s: float, limit: int
+    ) -> list[Claim]:
+        token = new_token()
+        return await self._write(
+            worker_queries.claim_jobs, worker_id, token, requests, lease_s, limit
+        )
+
+    async def extend_leases(self, leases: list[Lease], lease_s: float) -> LeaseReport:
+        if not leases:
+            return LeaseReport()
+        return await self._write(worker_queries.extend_leases, leases, lease_s)
+
+    async def update_progress(
+        self, lease: Lease, progress: float | None, message: str | None
+    ) -> None:
+        await self._write(worker_queries.update_progress, lease, progress, message)
+
+    async def set_partial(self, lease: Lease, key: str, value: Any) -> None:
+        await self._write(worker_queries.set_partial, lease, key, value)
+
+    async def load_steps(self, job_id: str) -> dict[str, Any]:
+        return await self._read(worker_queries.load_steps, job_id)
+
+    async def save_step(self, lease: Lease, name: str, output: Any) -> None:
+        await self._write(worker_queries.save_step, lease, name, output)
+
+    async def finish_jobs(self, outcomes: list[Outcome]) -> list[bool]:
+        return await self._write(worker_queries.finish_jobs, outcomes)
+
+    async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
+        # Three short transactions rather than one long one: writers queue behind each.
+        report = await self._write(worker_queries.reclaim_expired_leases, limit)
+        report.expired = await self._write(worker_queries.expire_overdue_jobs, limit)
+        report.pruned = await self._write(worker_queries.prune_finished_jobs, retention_s, limit)
+        return report

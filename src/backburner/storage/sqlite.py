@@ -1,0 +1,271 @@
+"""SQLite, the embedded default: one file, WAL, every write in ``BEGIN IMMEDIATE``.
+
+SQLite allows one writer at a time. Each process funnels its writes through one writer
+thread (so its own writes never contend with each other) and takes the write lock up front
+with ``BEGIN IMMEDIATE`` (so a transaction never has to upgrade a read lock, the case
+``busy_timeout`` cannot help). Reads run in a small pool: in WAL mode readers never block
+the writer nor each other. Several processes on one file contend only for the write lock,
+which ``busy_timeout`` and a retry loop turn into waiting, never into "database is locked".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, RowMapping, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..config import Settings
+from ..errors import ConfigError, StorageError
+from ..jobs import JobStatus
+from . import migrate
+from .records import ClaimRequest
+from .sql import SqlStorage
+from .tables import jobs
+
+__all__ = ["SqliteDialect", "SqliteStorage", "sqlite_path"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: The database's clock in epoch seconds (``unixepoch('subsec')`` needs SQLite 3.42).
+_NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
+_BUSY_RETRY_FOR_S = 60.0
+_READERS = 4
+
+
+class SqliteDialect:
+    """SQLite's SQL for the shared units."""
+
+    def now(self) -> ColumnElement[Any]:
+        return sa.literal_column(_NOW_SQL, sa.Float)
+
+    def claim(
+        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
+    ) -> Sequence[RowMapping]:
+        """claim_jobs: the oldest runnable jobs by priority, as one ``UPDATE … RETURNING``.
+
+        No ``SKIP LOCKED`` is needed: the caller holds SQLite's write lock (``BEGIN
+        IMMEDIATE``), so no other claim can interleave between the pick and the update.
+        """
+        now = self.now()
+        pick = (
+            sa.select(jobs.c.id)
+            .where(
+                jobs.c.status == JobStatus.QUEUED.value,
+                jobs.c.run_at <= now,
+                jobs.c.kind.in_(request.kinds),
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+            .limit(request.limit)
+            .scalar_subquery()
+        )
+        stmt = (
+            sa.update(jobs)
+            .where(jobs.c.id.in_(pick))
+            .values(
+                status=JobStatus.RUNNING.value,
+                attempt=jobs.c.attempt + 1,
+                worker_id=worker_id,
+                lease_token=token,
+                lease_expires_at=now + lease_s,
+                started_at=sa.func.coalesce(jobs.c.started_at, now),
+                updated_at=now,
+                event_seq=jobs.c.event_seq + 1,
+            )
+            .returning(*jobs.c)
+        )
+        return conn.execute(stmt).mappings().all()
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite:///…`` URL names; in-memory databases cannot be shared, so no."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        raise ConfigError(
+            f"BACKBURNER_DATABASE_URL: {url!r} must name a file, like sqlite:///backburner.db"
+        )
+    return Path(url[len(prefix) :].split("?", 1)[0])
+
+
+class SqliteStorage(SqlStorage):
+    """`Storage` on a SQLite file."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(SqliteDialect())
+        self.path = sqlite_path(settings.database_url)
+        self._settings = settings
+        self._write_engine = self._engine("BEGIN IMMEDIATE", pool_size=1)
+        self._read_engine = self._engine("BEGIN", pool_size=_READERS)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="bb-sqlite-write")
+        self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="bb-sqlite-read")
+        self._watcher = ChangeWatcher(self.path, settings.poll_interval_s)
+
+    def _engine(self, begin_sql: str, *, pool_size: int) -> Engine:
+        engine = sa.create_engine(
+            f"sqlite:///{self.path}",
+            connect_args={"check_same_thread": False, "timeout": self._settings.busy_timeout_s},
+            pool_size=pool_size,
+            max_overflow=0,
+        )
+        pragmas = _pragmas(self._settings)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            for pragma in pragmas:
+                dbapi_conn.execute(pragma)
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin_sql)
+
+        return engine
+
+    async def open(self) -> None:
+        """Create the file if needed and migrate it (under the write lock: one migrator)."""
+        upgraded = await self._write(lambda conn, _d: migrate.upgrade(conn))
+        if upgraded:
+            log.info("database migrated", extra={"action": "db_migrated", "path": str(self.path)})
+
+    async def close(self) -> None:
+        self._watcher.close()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._write_engine.dispose()
+        self._read_engine.dispose()
+
+    async def _read(self, unit: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._transact, self._read_engine, unit, args)
+
+    async def _write(self, unit: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                self._writer, self._transact, self._write_engine, unit, args
+            )
+        finally:
+            self._watcher.poke()
+
+    def _transact(self, engine: Engine, unit: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``unit`` in one transaction, waiting out other processes' write locks."""
+        deadline = time.monotonic() + _BUSY_RETRY_FOR_S
+        pause = 0.005
+        while True:
+            try:
+                with engine.begin() as conn:
+                    return unit(conn, self.dialect, *args)
+            except OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise StorageError(f"SQLite database {self.path}: {exc.orig}") from exc
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    async def wait_for_change(self, timeout_s: float) -> None:
+        await self._watcher.wait(timeout_s)
+
+
+def _pragmas(settings: Settings) -> list[str]:
+    """Set on every connection: WAL, durability, lock waiting, cascading deletes."""
+    return [
+        f"PRAGMA busy_timeout = {int(settings.busy_timeout_s * 1000)}",
+        "PRAGMA journal_mode = WAL",
+        f"PRAGMA synchronous = {settings.sqlite_synchronous}",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA temp_store = MEMORY",
+    ]
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
+class ChangeWatcher:
+    """Wakes waiters when the file changes: ``PRAGMA data_version`` polled by one thread.
+
+    ``data_version`` changes whenever another connection (this process's writer, or another
+    process) commits, and reading it touches no table. Writes from this process also wake
+    waiters at once through `poke`.
+    """
+
+    def __init__(self, path: Path, interval_s: float) -> None:
+        self._path = path
+        self._interval_s = interval_s
+        self._cond = threading.Condition()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    async def wait(self, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        waiter = (loop, loop.create_future())
+        with self._cond:
+            self._waiters.append(waiter)
+            self._start()
+            self._cond.notify()
+        try:
+            await asyncio.wait_for(waiter[1], timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            with self._cond, contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def poke(self) -> None:
+        """Wake every waiter now."""
+        with self._cond:
+            waiters = list(self._waiters)
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(_resolve, future)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _start(self) -> None:
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(target=self._run, name="bb-sqlite-watch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        last: int | None = None
+        while True:
+            with self._cond:
+                while not self._waiters and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    break
+            time.sleep(self._interval_s)
+            try:
+                conn = conn or sqlite3.connect(f"file:{self._path}?mode=rw", uri=True)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+            except sqlite3.Error:
+                conn, version = None, None  # the file is not there yet; keep watching
+            if version != last:
+                last = version
+                self.poke()
+        if conn is not None:
+            conn.close()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,121 @@
+"""Internal: the tables, as SQLAlchemy Core, shared by every dialect.
+
+Timestamps are seconds since the Unix epoch (a float) in every dialect: arithmetic such as
+"now + lease" is then plain ``+`` and only the expression for the database's clock differs.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = ["events", "jobs", "metadata", "steps"]
+
+metadata = sa.MetaData()
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.Float(precision=53)
+
+_ACTIVE = "status IN ('queued', 'running')"
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("scope", sa.String(200)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("input", Json),
+    sa.Column("output", Json),
+    sa.Column("error_type", sa.String(32)),
+    sa.Column("error_message", sa.Text),
+    sa.Column("progress", sa.Float),
+    sa.Column("message", sa.Text),
+    sa.Column("partial", Json, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="1"),
+    # Times this job's lease expired (its worker died); 3 make it `worker_lost`.
+    sa.Column("lease_expiries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dedupe_key", sa.String(400)),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cost", sa.Float, nullable=False, server_default="0"),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("worker_id", sa.String(100)),
+    # The fence: every write a worker makes names the token it was given at claim time.
+    sa.Column("lease_token", sa.String(32)),
+    sa.Column("lease_expires_at", Timestamp),
+    # The last event's sequence number; the next event gets event_seq + 1.
+    sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp),
+    sa.Column("finished_at", Timestamp),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("run_at", Timestamp, nullable=False),
+    sa.Column("slow_at", Timestamp, nullable=False),
+    sa.Column("expire_at", Timestamp, nullable=False),
+)
+
+# The claim reads queued jobs by priority then age: a partial index keeps it small.
+sa.Index(
+    "ix_jobs_queued",
+    jobs.c.priority.desc(),
+    jobs.c.run_at,
+    sqlite_where=sa.text("status = 'queued'"),
+    postgresql_where=sa.text("status = 'queued'"),
+)
+sa.Index(
+    "ix_jobs_running_lease",
+    jobs.c.lease_expires_at,
+    sqlite_where=sa.text("status = 'running'"),
+    postgresql_where=sa.text("status = 'running'"),
+)
+sa.Index(
+    "ix_jobs_active_expire",
+    jobs.c.expire_at,
+    sqlite_where=sa.text("status = 'queued'"),
+    postgresql_where=sa.text("status = 'queued'"),
+)
+# At most one active job per (owner, dedupe key): the database, not the caller, enforces it.
+sa.Index(
+    "uq_jobs_active_dedupe",
+    jobs.c.owner,
+    jobs.c.dedupe_key,
+    unique=True,
+    sqlite_where=sa.text(f"dedupe_key IS NOT NULL AND {_ACTIVE}"),
+    postgresql_where=sa.text(f"dedupe_key IS NOT NULL AND {_ACTIVE}"),
+)
+sa.Index("ix_jobs_owner", jobs.c.owner, jobs.c.id)
+sa.Index("ix_jobs_owner_scope", jobs.c.owner, jobs.c.scope, jobs.c.id)
+sa.Index("ix_jobs_owner_dedupe", jobs.c.owner, jobs.c.dedupe_key, jobs.c.id)
+sa.Index(
+    "ix_jobs_finished",
+    jobs.c.finished_at,
+    sqlite_where=sa.text("finished_at IS NOT NULL"),
+    postgresql_where=sa.text("finished_at IS NOT NULL"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("job_id", "seq", name="uq_events_job_seq"),
+)
+
+steps = sa.Table(
+    "steps",
+    metadata,
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("output", Json),
+    sa.Column("created_at", Timestamp, nullable=False),
+)

@@ -1,0 +1,257 @@
+"""Internal: the worker's SQL — claims, heartbeats, fenced writes, outcomes, maintenance.
+
+Every write for a running job is *fenced*: its ``WHERE`` names the job's lease token and
+``status = 'running'``, so a worker whose lease was taken over changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from ..errors import LeaseLost
+from ..jobs import TERMINAL_STATUSES, JobStatus
+from ..states import after_lease_expiry
+from .dialect import SqlDialect
+from .events_sql import append_events, update_job_logged
+from .records import (
+    Claim,
+    ClaimRequest,
+    Lease,
+    LeaseReport,
+    MaintenanceReport,
+    Outcome,
+    row_to_job,
+)
+from .tables import jobs, steps
+
+__all__ = [
+    "claim_jobs",
+    "expire_overdue_jobs",
+    "extend_leases",
+    "finish_jobs",
+    "load_steps",
+    "prune_finished_jobs",
+    "reclaim_expired_leases",
+    "save_step",
+    "set_partial",
+    "update_progress",
+]
+
+_CHUNK = 500  # ids per IN (…): well under every driver's parameter limit
+_RUNNING = JobStatus.RUNNING.value
+_CLEAR_LEASE = {"worker_id": None, "lease_token": None, "lease_expires_at": None}
+
+
+def claim_jobs(
+    conn: Connection,
+    d: SqlDialect,
+    worker_id: str,
+    token: str,
+    requests: list[ClaimRequest],
+    lease_s: float,
+    limit: int,
+) -> list[Claim]:
+    """Claim jobs under one new lease token, logging a ``running`` event for each.
+
+    Requests are served in order, each up to its own limit and to what is left of ``limit``.
+    """
+    rows: list[Any] = []
+    for request in requests:
+        room = min(request.limit, limit - len(rows))
+        if room > 0:
+            rows.extend(d.claim(conn, worker_id, token, ClaimRequest(request.kinds, room), lease_s))
+    append_events(
+        conn,
+        d,
+        [
+            (
+                r["id"],
+                r["event_seq"],
+                "status",
+                {"status": _RUNNING, "from": "queued", "attempt": r["attempt"], "worker": worker_id},
+            )
+            for r in rows
+        ],
+    )
+    return [Claim(row_to_job(r), Lease(r["id"], token), r["lease_expiries"]) for r in rows]
+
+
+def extend_leases(
+    conn: Connection, d: SqlDialect, leases: list[Lease], lease_s: float
+) -> LeaseReport:
+    """Heartbeat: renew every lease still held; report the rest as lost, and pending cancels."""
+    held: dict[str, bool] = {}
+    for start in range(0, len(leases), _CHUNK):
+        chunk = leases[start : start + _CHUNK]
+        stmt = (
+            sa.update(jobs)
+            .where(
+                jobs.c.id.in_([lease.job_id for lease in chunk]),
+                jobs.c.lease_token.in_({lease.token for lease in chunk}),
+                jobs.c.status == _RUNNING,
+            )
+            .values(lease_expires_at=d.now() + lease_s)
+            .returning(jobs.c.id, jobs.c.cancel_requested)
+        )
+        held.update((row.id, bool(row.cancel_requested)) for row in conn.execute(stmt))
+    return LeaseReport(
+        lost=frozenset(lease.job_id for lease in leases if lease.job_id not in held),
+        cancel_requested=frozenset(job_id for job_id, cancel in held.items() if cancel),
+    )
+
+
+def _fence(lease: Lease) -> list[sa.ColumnElement[bool]]:
+    """The ``WHERE`` that makes a write apply only while the lease is still held."""
+    return [jobs.c.id == lease.job_id, jobs.c.lease_token == lease.token, jobs.c.status == _RUNNING]
+
+
+def update_progress(
+    conn: Connection, d: SqlDialect, lease: Lease, progress: float | None, message: str | None
+) -> None:
+    """Record progress and message (fenced)."""
+    values = {"progress": progress, "message": message}
+    if update_job_logged(conn, d, _fence(lease), values, ("progress", values)) is None:
+        raise LeaseLost()
+
+
+def set_partial(conn: Connection, d: SqlDialect, lease: Lease, key: str, value: Any) -> None:
+    """Merge one partial result into the job's ``partial`` (fenced)."""
+    current = conn.execute(sa.select(jobs.c.partial).where(*_fence(lease))).scalar_one_or_none()
+    if current is None:
+        raise LeaseLost()
+    merged = {**current, key: value}
+    event = ("partial", {"key": key, "value": value})
+    if update_job_logged(conn, d, _fence(lease), {"partial": merged}, event) is None:
+        raise LeaseLost()
+
+
+def load_steps(conn: Connection, d: SqlDialect, job_id: str) -> dict[str, Any]:
+    """Stored step results by name."""
+    stmt = sa.select(steps.c.name, steps.c.output).where(steps.c.job_id == job_id)
+    return {row.name: row.output for row in conn.execute(stmt)}
+
+
+def save_step(conn: Connection, d: SqlDialect, lease: Lease, name: str, output: Any) -> None:
+    """Store a step's result while the lease is held; a result already stored wins."""
+    if conn.execute(sa.select(jobs.c.id).where(*_fence(lease))).first() is None:
+        raise LeaseLost()
+    exists = sa.select(steps.c.name).where(steps.c.job_id == lease.job_id, steps.c.name == name)
+    if conn.execute(exists).first() is None:
+        conn.execute(
+            sa.insert(steps).values(
+                job_id=lease.job_id, name=name, output=output, created_at=d.now()
+            )
+        )
+
+
+def finish_jobs(conn: Connection, d: SqlDialect, outcomes: list[Outcome]) -> list[bool]:
+    """Apply each outcome (fenced); ``False`` where the job was no longer ours."""
+    return [_finish(conn, d, outcome) for outcome in outcomes]
+
+
+def _finish(conn: Connection, d: SqlDialect, outcome: Outcome) -> bool:
+    values, data = _outcome_values(d, outcome)
+    row = update_job_logged(conn, d, _fence(outcome.lease), values, ("status", data))
+    return row is not None
+
+
+def _outcome_values(d: SqlDialect, o: Outcome) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The column values and event data for an outcome."""
+    values: dict[str, Any] = {"status": o.status.value, **_CLEAR_LEASE}
+    data: dict[str, Any] = {"status": o.status.value, "from": _RUNNING}
+    if o.error is not None:
+        values |= {"error_type": o.error.type.value, "error_message": o.error.message}
+        data["error"] = o.error.model_dump(mode="json")
+    if o.status in TERMINAL_STATUSES:
+        values["finished_at"] = d.now()
+    if o.status is JobStatus.SUCCEEDED:
+        values |= {"output": o.output, "progress": 1.0, "error_type": None, "error_message": None}
+    elif o.status is JobStatus.QUEUED and o.release:
+        values |= {"attempt": jobs.c.attempt - 1, "run_at": d.now()}
+        data["reason"] = "released"
+    elif o.status is JobStatus.QUEUED:
+        values["run_at"] = d.now() + o.delay_s
+        data |= {"reason": "retrying", "delay_s": round(o.delay_s, 3)}
+    return values, data
+
+
+def reclaim_expired_leases(conn: Connection, d: SqlDialect, limit: int) -> MaintenanceReport:
+    """Jobs whose worker stopped renewing its lease: back to the queue, or failed/canceled."""
+    now = d.now()
+    stmt = (
+        sa.select(
+            jobs.c.id,
+            jobs.c.lease_token,
+            jobs.c.lease_expiries,
+            jobs.c.cancel_requested,
+            (jobs.c.expire_at <= now).label("past_expiry"),
+        )
+        .where(jobs.c.status == _RUNNING, jobs.c.lease_expires_at < now)
+        .limit(limit)
+    )
+    report = MaintenanceReport()
+    for row in conn.execute(stmt).mappings().all():
+        if _reclaim(conn, d, row):
+            report.reclaimed += 1
+    return report
+
+
+def _reclaim(conn: Connection, d: SqlDialect, row: Mapping[str, Any]) -> bool:
+    expiries = row["lease_expiries"] + 1
+    fate = after_lease_expiry(
+        lease_expiries=expiries,
+        cancel_requested=bool(row["cancel_requested"]),
+        past_expiry=bool(row["past_expiry"]),
+    )
+    values: dict[str, Any] = {"status": fate.status.value, "lease_expiries": expiries, **_CLEAR_LEASE}
+    data: dict[str, Any] = {"status": fate.status.value, "from": _RUNNING, "reason": "lease_expired"}
+    if fate.status is JobStatus.QUEUED:
+        values["run_at"] = d.now()
+    else:
+        values["finished_at"] = d.now()
+    if fate.error_type is not None:
+        values |= {"error_type": fate.error_type.value, "error_message": fate.message}
+        data["error"] = {"type": fate.error_type.value, "message": fate.message}
+    lease = Lease(row["id"], row["lease_token"])
+    return update_job_logged(conn, d, _fence(lease), values, ("status", data)) is not None
+
+
+def expire_overdue_jobs(conn: Connection, d: SqlDialect, limit: int) -> int:
+    """Queued jobs past their ``expire_at`` fail with error type ``expired``."""
+    now = d.now()
+    ids = conn.execute(
+        sa.select(jobs.c.id)
+        .where(jobs.c.status == JobStatus.QUEUED.value, jobs.c.expire_at <= now)
+        .limit(limit)
+    ).scalars()
+    message = "the job did not finish before it expired"
+    values = {
+        "status": JobStatus.FAILED.value,
+        "error_type": "expired",
+        "error_message": message,
+        "finished_at": now,
+    }
+    data = {"status": "failed", "from": "queued", "error": {"type": "expired", "message": message}}
+    count = 0
+    for job_id in list(ids):
+        where = [jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value]
+        count += update_job_logged(conn, d, where, values, ("status", data)) is not None
+    return count
+
+
+def prune_finished_jobs(conn: Connection, d: SqlDialect, retention_s: float, limit: int) -> int:
+    """Delete finished jobs older than ``retention_s`` (their events and steps cascade)."""
+    ids = (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.finished_at < d.now() - retention_s,
+            jobs.c.status.in_([s.value for s in TERMINAL_STATUSES]),
+        )
+        .limit(limit)
+        .scalar_subquery()
+    )
+    return conn.execute(sa.delete(jobs).where(jobs.c.id.in_(ids))).rowcount

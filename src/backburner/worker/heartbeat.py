@@ -1,0 +1,82 @@
+"""Internal: the heartbeat thread — renews leases where a blocking handler cannot starve it.
+
+It runs its own event loop and its own storage connection, so a handler that blocks the
+worker's loop neither stops the heartbeats nor loses its lease; the same thread lets the
+`LoopWatch` interrupt a handler stuck past its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ..errors import StorageError
+from ..storage import Lease, LeaseReport, Storage
+from .watchdog import LoopWatch
+
+__all__ = ["Heartbeat"]
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 0.2
+
+
+class Heartbeat:
+    """Every ``lease_s / 3``: extend held leases, hand the report back to the worker."""
+
+    def __init__(
+        self,
+        storage_factory: Callable[[], Storage],
+        lease_s: float,
+        leases: Callable[[], list[Lease]],
+        on_report: Callable[[LeaseReport], None],
+        watch: LoopWatch,
+    ) -> None:
+        self._storage_factory = storage_factory
+        self._lease_s = lease_s
+        self._leases = leases
+        self._on_report = on_report
+        self._watch = watch
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bb-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        storage = self._storage_factory()
+        interval = self._lease_s / 3
+        next_beat = time.monotonic() + interval
+        try:
+            while not self._stop.is_set():
+                self._watch.check()
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + interval
+                    await self._beat(storage)
+                await asyncio.sleep(_TICK_S)
+        finally:
+            await storage.close()
+
+    async def _beat(self, storage: Storage) -> None:
+        leases = self._leases()
+        if not leases:
+            return
+        try:
+            report = await storage.extend_leases(leases, self._lease_s)
+        except StorageError as exc:
+            log.warning(
+                "heartbeat failed: %s", exc, extra={"action": "heartbeat_failed", "jobs": len(leases)}
+            )
+            return
+        if report.lost or report.cancel_requested:
+            self._on_report(report)
