@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar, overload
@@ -40,7 +41,9 @@ class Backburner:
     Nothing connects until first use; `open` connects (and migrates) explicitly.
     """
 
-    def __init__(self, database_url: str | None = None, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self, database_url: str | None = None, *, settings: Settings | None = None
+    ) -> None:
         #: The validated configuration.
         self.settings = settings or Settings.from_env(database_url=database_url)
         #: The registered kinds.
@@ -64,7 +67,7 @@ class Backburner:
         concurrency: int | None = None,
         cost: float = 0,
     ) -> Callable[[H], H]: ...
-    def task(self, fn: H | None = None, /, *, name: str | None = None, **policy: Any) -> Any:
+    def task(self, fn: H | None = None, /, *, name: str | None = None, **policy: Any) -> Any:  # type: ignore[misc]
         """Register a handler as a kind (named after the function unless ``name`` is given).
 
         The handler takes ``(ctx, input)``; the input's annotation (a pydantic model, or any
@@ -129,7 +132,7 @@ class Backburner:
         storage = await self.open()
         return await storage.insert_job(new)
 
-    def _new_job(  # noqa: PLR0913 - the submit's fields, checked in one place
+    def _new_job(
         self,
         kind_name: str,
         input: Any,
@@ -172,7 +175,7 @@ class Backburner:
             raise JobNotFound(f"no job with id {job_id!r}")
         return job
 
-    async def get_many(self, job_ids: list[str]) -> list[Job]:
+    async def get_many(self, job_ids: builtins.list[str]) -> builtins.list[Job]:
         """Many jobs in one query, in the order asked; unknown ids are left out."""
         return await (await self.open()).get_jobs(job_ids)
 
@@ -203,7 +206,7 @@ class Backburner:
         return await (await self.open()).list_jobs(query)
 
     async def cancel(self, job_id: str) -> Job:
-        """Cancel a queued job at once; a running one stops through its worker within a heartbeat."""
+        """Cancel a queued job at once; a running one is stopped by its worker."""
         return await (await self.open()).cancel_job(job_id)
 
     async def retry(self, job_id: str) -> Job:
@@ -223,11 +226,11 @@ class Backburner:
         if not await (await self.open()).delete_job(job_id):
             raise JobNotFound(f"no job with id {job_id!r}")
 
-    async def events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
+    async def events(self, job_id: str, *, after_seq: int = 0) -> builtins.list[Event]:
         """The job's event log after ``after_seq``."""
         return await (await self.open()).list_events(job_id, after_seq=after_seq)
 
-    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:  # noqa: ASYNC109 - the public API the DESIGN names
         """Wait until the job succeeds, fails or is canceled; `JobTimeout` after ``timeout`` s."""
         storage = await self.open()
         loop = asyncio.get_running_loop()

@@ -24,8 +24,9 @@ class Context:
     @app.task(timeout="10m")
     async def script_video(ctx: bb.Context, script: ScriptIn) -> VideoOut:
         board = await ctx.step("storyboard", make_storyboard, script.text)
-        for i, scene in enumerate(board["scenes"], 1):
-            await ctx.progress(i / len(board["scenes"]), f"Generating scene {i}/{len(board['scenes'])}…")
+        scenes = board["scenes"]
+        for i, scene in enumerate(scenes, 1):
+            await ctx.progress(i / len(scenes), f"Generating scene {i}/{len(scenes)}…")
             clip = await ctx.step(f"scene-{i}", render_scene, scene)
             await ctx.partial(f"scene-{i}", clip)
         ...

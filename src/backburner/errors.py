@@ -116,7 +116,7 @@ class LeaseLost(StorageError):
     """The job is no longer running under this worker's lease."""
 
 
-class Retry(Exception):  # noqa: N818 - named for what a handler means by raising it
+class Retry(Exception):
     """Raised by a handler: this attempt did not work, try again after ``after`` seconds.
 
     ```python
@@ -144,7 +144,7 @@ class Retry(Exception):  # noqa: N818 - named for what a handler means by raisin
         self.error_type = error_type
 
 
-class Fail(Exception):  # noqa: N818 - named for what a handler means by raising it
+class Fail(Exception):
     """Raised by a handler: fail the job now, with no further attempts.
 
     ```python

@@ -8,7 +8,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "ErrorType", "Event", "Job", "JobError", "JobStatus"]
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "ErrorType",
+    "Event",
+    "Job",
+    "JobError",
+    "JobStatus",
+]
 
 
 class JobStatus(StrEnum):

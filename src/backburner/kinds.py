@@ -16,7 +16,6 @@ from .errors import (
     InputNotSerializable,
     InputTooLarge,
     InputValidationError,
-    InvalidInput,
     UnknownKind,
 )
 from .retry import RetryPolicy
@@ -46,7 +45,7 @@ class KindPolicy:
     cost: float = 0
 
     @classmethod
-    def build(  # noqa: PLR0913 - mirrors @app.task's keywords
+    def build(
         cls,
         *,
         timeout: Duration | None = None,
@@ -198,4 +197,3 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._kinds)
-

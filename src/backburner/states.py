@@ -77,9 +77,7 @@ class ErrorOutcome:
     delay_s: float = 0.0
 
 
-def after_error(
-    *, tries: int, max_attempts: int, retryable: bool, delay_s: float
-) -> ErrorOutcome:
+def after_error(*, tries: int, max_attempts: int, retryable: bool, delay_s: float) -> ErrorOutcome:
     """Retry after ``delay_s`` while attempts remain and the error is retryable; else fail.
 
     ``tries`` counts attempts that ended in the handler (crashes of the worker do not count).

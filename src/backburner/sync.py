@@ -31,9 +31,7 @@ class SyncBackburner:
     def __init__(self, app: Backburner) -> None:
         self.app = app
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="bb-sync", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop.run_forever, name="bb-sync", daemon=True)
         self._thread.start()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:

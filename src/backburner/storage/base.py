@@ -79,7 +79,9 @@ class Storage(Protocol):
     async def extend_leases(self, leases: list[Lease], lease_s: float) -> LeaseReport:
         """Heartbeat: push back the expiry of leases still held; report lost ones and cancels."""
 
-    async def update_progress(self, lease: Lease, progress: float | None, message: str | None) -> None:
+    async def update_progress(
+        self, lease: Lease, progress: float | None, message: str | None
+    ) -> None:
         """Record progress (fenced)."""
 
     async def set_partial(self, lease: Lease, key: str, value: Any) -> None:

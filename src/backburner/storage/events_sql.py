@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 
 from .dialect import SqlDialect
 from .tables import events, jobs
@@ -31,7 +31,7 @@ def update_job_logged(
     where: list[sa.ColumnElement[bool]],
     values: Mapping[str, Any],
     event: tuple[str, dict[str, Any]],
-) -> Mapping[str, Any] | None:
+) -> RowMapping | None:
     """Update the one job matching ``where`` and append ``event`` with the next ``seq``.
 
     Returns the updated row, or ``None`` when nothing matched (a fenced write that lost).

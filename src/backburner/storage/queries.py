@@ -6,11 +6,10 @@ write lock on SQLite or row locks on PostgreSQL) and the dialect, and runs porta
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import InvalidTransition, JobNotFound
@@ -85,7 +84,7 @@ def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
     return row_to_job(row)
 
 
-def _find_deduplicated(conn: Connection, new: NewJob) -> Mapping[str, Any] | None:
+def _find_deduplicated(conn: Connection, new: NewJob) -> RowMapping | None:
     """The active job with this key, else (when reusing) the newest succeeded one."""
     statuses = [*_ACTIVE, JobStatus.SUCCEEDED.value] if new.reuse_succeeded else _ACTIVE
     rows = (
@@ -102,7 +101,9 @@ def _find_deduplicated(conn: Connection, new: NewJob) -> Mapping[str, Any] | Non
         .all()
     )
     active = [r for r in rows if r["status"] in _ACTIVE]
-    return (active or rows or [None])[0]
+    if active:
+        return active[0]
+    return rows[0] if rows else None
 
 
 def get_job(conn: Connection, d: SqlDialect, job_id: str) -> Job | None:
@@ -178,7 +179,7 @@ def retry_job(
             f"cannot retry job {job_id}: it is {status.value} (only failed or canceled jobs)"
         )
     now = d.now()
-    values = {
+    values: dict[str, Any] = {
         "status": JobStatus.QUEUED.value,
         **dict.fromkeys(("output", "error_type", "error_message", "progress", "message")),
         **dict.fromkeys(("finished_at", "started_at", "worker_id", "lease_token")),
@@ -222,7 +223,7 @@ def list_events(conn: Connection, d: SqlDialect, job_id: str, after_seq: int) ->
     return [row_to_event(r) for r in conn.execute(stmt).mappings()]
 
 
-def _locked_row(conn: Connection, job_id: str) -> Mapping[str, Any]:
+def _locked_row(conn: Connection, job_id: str) -> RowMapping:
     """The job's row, read inside the write transaction (``FOR UPDATE`` where it means one)."""
     row = (
         conn.execute(sa.select(jobs).where(jobs.c.id == job_id).with_for_update())

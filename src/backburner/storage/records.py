@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy import RowMapping
 
 from ..jobs import Event, Job, JobError, JobStatus
 
@@ -129,7 +130,7 @@ def to_datetime(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def row_to_job(row: Mapping[str, Any], *, deduplicated: bool = False) -> Job:
+def row_to_job(row: RowMapping, *, deduplicated: bool = False) -> Job:
     """A ``jobs`` row as a `Job`."""
     error = None
     if row["error_type"] is not None:
@@ -163,7 +164,7 @@ def row_to_job(row: Mapping[str, Any], *, deduplicated: bool = False) -> Job:
     )
 
 
-def row_to_event(row: Mapping[str, Any]) -> Event:
+def row_to_event(row: RowMapping) -> Event:
     """An ``events`` row as an `Event`."""
     return Event(
         job_id=row["job_id"],

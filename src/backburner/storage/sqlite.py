@@ -148,7 +148,9 @@ class SqliteStorage(SqlStorage):
 
     async def _read(self, unit: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._transact, self._read_engine, unit, args)
+        return await loop.run_in_executor(
+            self._readers, self._transact, self._read_engine, unit, args
+        )
 
     async def _write(self, unit: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

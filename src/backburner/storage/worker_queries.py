@@ -6,11 +6,10 @@ Every write for a running job is *fenced*: its ``WHERE`` names the job's lease t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 
 from ..errors import LeaseLost
 from ..jobs import TERMINAL_STATUSES, JobStatus
@@ -72,7 +71,12 @@ def claim_jobs(
                 r["id"],
                 r["event_seq"],
                 "status",
-                {"status": _RUNNING, "from": "queued", "attempt": r["attempt"], "worker": worker_id},
+                {
+                    "status": _RUNNING,
+                    "from": "queued",
+                    "attempt": r["attempt"],
+                    "worker": worker_id,
+                },
             )
             for r in rows
         ],
@@ -200,15 +204,23 @@ def reclaim_expired_leases(conn: Connection, d: SqlDialect, limit: int) -> Maint
     return report
 
 
-def _reclaim(conn: Connection, d: SqlDialect, row: Mapping[str, Any]) -> bool:
+def _reclaim(conn: Connection, d: SqlDialect, row: RowMapping) -> bool:
     expiries = row["lease_expiries"] + 1
     fate = after_lease_expiry(
         lease_expiries=expiries,
         cancel_requested=bool(row["cancel_requested"]),
         past_expiry=bool(row["past_expiry"]),
     )
-    values: dict[str, Any] = {"status": fate.status.value, "lease_expiries": expiries, **_CLEAR_LEASE}
-    data: dict[str, Any] = {"status": fate.status.value, "from": _RUNNING, "reason": "lease_expired"}
+    values: dict[str, Any] = {
+        "status": fate.status.value,
+        "lease_expiries": expiries,
+        **_CLEAR_LEASE,
+    }
+    data: dict[str, Any] = {
+        "status": fate.status.value,
+        "from": _RUNNING,
+        "reason": "lease_expired",
+    }
     if fate.status is JobStatus.QUEUED:
         values["run_at"] = d.now()
     else:

@@ -83,7 +83,9 @@ async def _execute(run: Running, threads: Executor, watch: LoopWatch) -> Outcome
     except Fail as exc:
         return _failed(run, JobError(type=_error_type(exc.error_type), message=exc.reason))
     except Retry as exc:
-        return _retry_or_fail(run, JobError(type=_error_type(exc.error_type), message=exc.reason), exc.after_s)
+        return _retry_or_fail(
+            run, JobError(type=_error_type(exc.error_type), message=exc.reason), exc.after_s
+        )
     except Exception as exc:
         return _errored(run, exc)
 
@@ -150,7 +152,7 @@ def _failed(run: Running, error: JobError) -> Outcome:
 
 def _error_type(value: object) -> ErrorType:
     try:
-        return ErrorType(value)
+        return ErrorType(str(value))
     except ValueError:
         return ErrorType.HANDLER_ERROR
 

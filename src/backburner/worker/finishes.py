@@ -58,7 +58,10 @@ class Finisher:
                 break
             except StorageError as exc:
                 log.warning(
-                    "could not record %d outcomes, retrying in %.1fs: %s", len(batch), pause, exc,
+                    "could not record %d outcomes, retrying in %.1fs: %s",
+                    len(batch),
+                    pause,
+                    exc,
                     extra={"action": "finish_retry"},
                 )
                 await asyncio.sleep(pause)

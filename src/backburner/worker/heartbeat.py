@@ -75,7 +75,9 @@ class Heartbeat:
             report = await storage.extend_leases(leases, self._lease_s)
         except StorageError as exc:
             log.warning(
-                "heartbeat failed: %s", exc, extra={"action": "heartbeat_failed", "jobs": len(leases)}
+                "heartbeat failed: %s",
+                exc,
+                extra={"action": "heartbeat_failed", "jobs": len(leases)},
             )
             return
         if report.lost or report.cancel_requested:

@@ -22,9 +22,15 @@ async def run_maintenance(storage: Storage, settings: Settings) -> MaintenanceRe
     if report.reclaimed or report.expired or report.pruned:
         log.info(
             "maintenance: %d reclaimed, %d expired, %d pruned",
-            report.reclaimed, report.expired, report.pruned,
-            extra={"action": "maintenance", "reclaimed": report.reclaimed,
-                   "expired": report.expired, "pruned": report.pruned},
+            report.reclaimed,
+            report.expired,
+            report.pruned,
+            extra={
+                "action": "maintenance",
+                "reclaimed": report.reclaimed,
+                "expired": report.expired,
+                "pruned": report.pruned,
+            },
         )
     return report
 

@@ -18,6 +18,7 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -87,7 +88,10 @@ class Worker:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
         if self._task is not None:
@@ -106,7 +110,7 @@ class Worker:
             lambda: create_storage(self.settings),
             self.settings.lease_s,
             self._leases,
-            lambda report: loop.call_soon_threadsafe(self._apply_report, report),
+            lambda report: _call_soon(loop, self._apply_report, report),
             self._watch,
         )
         heartbeat.start()
@@ -130,7 +134,9 @@ class Worker:
                 return await self.app.open()
             except StorageError as exc:
                 log.warning(
-                    "database unreachable, retrying in %.1fs: %s", pause, exc,
+                    "database unreachable, retrying in %.1fs: %s",
+                    pause,
+                    exc,
                     extra={"action": "database_unreachable"},
                 )
                 with contextlib.suppress(TimeoutError):
@@ -153,8 +159,12 @@ class Worker:
                     )
                     pause = 0.1
                 except StorageError as exc:
-                    log.warning("claim failed, retrying in %.1fs: %s", pause, exc,
-                                extra={"action": "claim_failed"})
+                    log.warning(
+                        "claim failed, retrying in %.1fs: %s",
+                        pause,
+                        exc,
+                        extra={"action": "claim_failed"},
+                    )
                     await self._sleep(pause)
                     pause = min(pause * 2, 10.0)
                     continue
@@ -204,15 +214,26 @@ class Worker:
             run.finishing = True
             recorded = outcome is not None and await finisher.finish(outcome)
             if not recorded:
-                log.info("job %s dropped: its lease was taken over", job.id,
-                         extra={"action": "lease_lost", "job_id": job.id, "kind": job.kind})
+                log.info(
+                    "job %s dropped: its lease was taken over",
+                    job.id,
+                    extra={"action": "lease_lost", "job_id": job.id, "kind": job.kind},
+                )
             elif outcome is not None:
-                log.debug("job %s %s", job.id, outcome.status.value,
-                          extra={"action": "job_" + outcome.status.value, "job_id": job.id,
-                                 "kind": job.kind})
+                log.debug(
+                    "job %s %s",
+                    job.id,
+                    outcome.status.value,
+                    extra={
+                        "action": "job_" + outcome.status.value,
+                        "job_id": job.id,
+                        "kind": job.kind,
+                    },
+                )
         except Exception:
-            log.exception("job %s: internal error", job.id, extra={"action": "worker_error",
-                                                                    "job_id": job.id})
+            log.exception(
+                "job %s: internal error", job.id, extra={"action": "worker_error", "job_id": job.id}
+            )
         finally:
             self._running.pop(job.id, None)
             if self._wake is not None:
@@ -256,8 +277,12 @@ class Worker:
         self._stop.set()
         tasks = [run.task for run in self._running.values() if run.task is not None]
         if tasks:
-            log.info("stopping: waiting up to %.0fs for %d jobs", self._grace_s, len(tasks),
-                     extra={"action": "worker_stopping", "worker": self.id})
+            log.info(
+                "stopping: waiting up to %.0fs for %d jobs",
+                self._grace_s,
+                len(tasks),
+                extra={"action": "worker_stopping", "worker": self.id},
+            )
             await asyncio.wait(tasks, timeout=self._grace_s)
         for job_id in list(self._running):
             self._interrupt(job_id, StopReason.SHUTDOWN)
@@ -272,3 +297,11 @@ class Worker:
         await asyncio.to_thread(heartbeat.stop)
         self._threads.shutdown(wait=False, cancel_futures=True)
         log.info("worker stopped", extra={"action": "worker_stopped", "worker": self.id})
+
+
+def _call_soon(
+    loop: asyncio.AbstractEventLoop, fn: Callable[[LeaseReport], None], report: LeaseReport
+) -> None:
+    """Hand a heartbeat report from the heartbeat thread to the worker's loop."""
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nothing left to stop
+        loop.call_soon_threadsafe(fn, report)
