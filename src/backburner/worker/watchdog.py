@@ -36,6 +36,9 @@ class LoopWatch:
 
     def __init__(self) -> None:
         self.current: str | None = None
+        #: Handler steps run so far: unchanged between two checks means one step is stuck.
+        self.steps = 0
+        self._seen: tuple[str, int] | None = None
         #: ``time.monotonic()`` deadlines by job id.
         self.deadlines: dict[str, float] = {}
         self._loop_thread = threading.get_ident()
@@ -55,9 +58,10 @@ class LoopWatch:
 
     def check(self) -> None:
         """From another thread: interrupt the current handler if it is past its deadline."""
-        job_id = self.current
-        if job_id is None:
-            return
+        job_id, steps = self.current, self.steps
+        previous, self._seen = self._seen, (job_id or "", steps)
+        if job_id is None or previous != self._seen:
+            return  # the loop moved since the last check: not stuck in one step
         deadline = self.deadlines.get(job_id)
         if deadline is not None and time.monotonic() > deadline + _GRACE_S:
             self._target = job_id
@@ -88,6 +92,7 @@ class _Tracked:
         error: BaseException | None = None
         while True:
             self._watch.current = self._job_id
+            self._watch.steps += 1
             try:
                 yielded = self._coro.send(value) if error is None else self._coro.throw(error)
             except StopIteration as stop:

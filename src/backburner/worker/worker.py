@@ -290,8 +290,8 @@ class Worker:
         if leftover:
             await asyncio.wait(leftover, timeout=10)
         finisher.close()
-        await asyncio.wait([helpers[0]], timeout=10)
-        for task in helpers[1:]:
+        await asyncio.wait([helpers[0]], timeout=10)  # flush outcomes while the db answers
+        for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         await asyncio.to_thread(heartbeat.stop)
