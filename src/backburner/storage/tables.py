@@ -6,6 +6,8 @@ Timestamps are seconds since the Unix epoch (a float) in every dialect: arithmet
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -17,6 +19,12 @@ Json = sa.JSON().with_variant(JSONB(), "postgresql")
 Timestamp = sa.Float(precision=53)
 
 _ACTIVE = "status IN ('queued', 'running')"
+
+
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, for every dialect that has them."""
+    return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
+
 
 jobs = sa.Table(
     "jobs",
@@ -61,20 +69,17 @@ sa.Index(
     "ix_jobs_queued",
     jobs.c.priority.desc(),
     jobs.c.run_at,
-    sqlite_where=sa.text("status = 'queued'"),
-    postgresql_where=sa.text("status = 'queued'"),
+    **_where("status = 'queued'"),
 )
 sa.Index(
     "ix_jobs_running_lease",
     jobs.c.lease_expires_at,
-    sqlite_where=sa.text("status = 'running'"),
-    postgresql_where=sa.text("status = 'running'"),
+    **_where("status = 'running'"),
 )
 sa.Index(
     "ix_jobs_active_expire",
     jobs.c.expire_at,
-    sqlite_where=sa.text("status = 'queued'"),
-    postgresql_where=sa.text("status = 'queued'"),
+    **_where("status = 'queued'"),
 )
 # At most one active job per (owner, dedupe key): the database, not the caller, enforces it.
 sa.Index(
@@ -82,8 +87,7 @@ sa.Index(
     jobs.c.owner,
     jobs.c.dedupe_key,
     unique=True,
-    sqlite_where=sa.text(f"dedupe_key IS NOT NULL AND {_ACTIVE}"),
-    postgresql_where=sa.text(f"dedupe_key IS NOT NULL AND {_ACTIVE}"),
+    **_where(f"dedupe_key IS NOT NULL AND {_ACTIVE}"),
 )
 sa.Index("ix_jobs_owner", jobs.c.owner, jobs.c.id)
 sa.Index("ix_jobs_owner_scope", jobs.c.owner, jobs.c.scope, jobs.c.id)
@@ -91,8 +95,7 @@ sa.Index("ix_jobs_owner_dedupe", jobs.c.owner, jobs.c.dedupe_key, jobs.c.id)
 sa.Index(
     "ix_jobs_finished",
     jobs.c.finished_at,
-    sqlite_where=sa.text("finished_at IS NOT NULL"),
-    postgresql_where=sa.text("finished_at IS NOT NULL"),
+    **_where("finished_at IS NOT NULL"),
 )
 
 events = sa.Table(
