@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal, TypeVar, overload
 
 from .config import Settings
@@ -232,17 +232,47 @@ class Backburner:
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:  # noqa: ASYNC109 - the public API the DESIGN names
         """Wait until the job succeeds, fails or is canceled; `JobTimeout` after ``timeout`` s."""
+        async for (job,) in self.watch([job_id], timeout=timeout):
+            if job.finished:
+                return job
+        raise AssertionError("watch() ends only when every job has finished")  # pragma: no cover
+
+    async def watch(
+        self,
+        job_ids: builtins.list[str],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - as in wait(); a deadline over many yields
+        refresh_s: float = 0.5,
+    ) -> AsyncIterator[builtins.list[Job]]:
+        """Yield the jobs (in the order asked) whenever they may have changed, until all finish.
+
+        ```python
+        async for (job,) in app.watch([job.id]):
+            print(f"{job.progress or 0:.0%} {job.message}")
+        ```
+
+        It yields at least every ``refresh_s`` seconds; the last yield has every job
+        finished. Raises `JobNotFound` if a job does not exist (or is deleted meanwhile) and
+        `JobTimeout` after ``timeout`` seconds.
+        """
         storage = await self.open()
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            job = await self.get(job_id)
-            if job.finished:
-                return job
-            remaining = 1.0 if deadline is None else deadline - loop.time()
+            jobs = await self.get_many(job_ids)
+            if len(jobs) < len(set(job_ids)):
+                missing = sorted(set(job_ids) - {j.id for j in jobs})
+                raise JobNotFound(f"no job with id {missing[0]!r}")
+            yield jobs
+            if all(job.finished for job in jobs):
+                return
+            remaining = refresh_s if deadline is None else deadline - loop.time()
             if remaining <= 0:
-                raise JobTimeout(f"job {job_id} is still {job.status.value} after {timeout:g}s")
-            await storage.wait_for_change(min(remaining, 1.0))
+                waiting = next(job for job in jobs if not job.finished)
+                raise JobTimeout(
+                    f"job {waiting.id} is still {waiting.status.value} after {timeout:g}s"
+                )
+            await storage.wait_for_change(min(remaining, refresh_s))
 
     # ── running ───────────────────────────────────────────────────────────
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:

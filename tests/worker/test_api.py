@@ -185,3 +185,27 @@ def test_sync_facade_for_scripts(settings: bb.Settings) -> None:
         jobs.delete(job.id)
         with pytest.raises(bb.JobNotFound):
             jobs.get(job.id)
+
+
+async def test_watch_yields_changes_until_finished(kinds: bb.Backburner) -> None:
+    @kinds.task
+    async def steps(ctx: bb.Context, n: int) -> int:
+        for i in range(1, n + 1):
+            await ctx.progress(i / n, f"step {i}/{n}")
+            await asyncio.sleep(0.05)
+        return n
+
+    job = await kinds.submit("steps", 4)
+    messages: list[str | None] = []
+    async with kinds.worker():
+        async for (seen,) in kinds.watch([job.id], timeout=10, refresh_s=0.02):
+            messages.append(seen.message)
+    assert seen.status is S.SUCCEEDED
+    assert "step 4/4" in messages and messages.index("step 2/4") < messages.index("step 4/4")
+    with pytest.raises(bb.JobNotFound, match="missing"):
+        async for _ in kinds.watch([job.id, "missing"]):
+            pass
+    queued = await kinds.submit("steps", 1)
+    with pytest.raises(bb.JobTimeout, match="still queued"):
+        async for _ in kinds.watch([queued.id], timeout=0.1):
+            pass
