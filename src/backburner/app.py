@@ -84,18 +84,17 @@ class Backburner:
 
     # ── connection ────────────────────────────────────────────────────────
     async def open(self) -> Storage:
-        """Connect and migrate, once; returns the storage (for the worker and the API)."""
-        if self._storage is not None:
-            return self._storage
-        storage = create_storage(self.settings)
-        await storage.open()
+        """Connect and migrate, once; returns the storage (for the worker and the API).
+
+        Safe to call from many coroutines (and threads) at once: they share one storage,
+        and the storage migrates once. A failed open is retried by the next call.
+        """
         with self._lock:
             if self._storage is None:
-                self._storage, storage = storage, None  # type: ignore[assignment]
-        if storage is not None:  # another caller won the race
-            await storage.close()
-        assert self._storage is not None
-        return self._storage
+                self._storage = create_storage(self.settings)
+            storage = self._storage
+        await storage.open()
+        return storage
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -52,7 +52,7 @@ class Settings(BaseModel):
     #: Jobs one worker runs at once.
     concurrency: int = Field(default=50, ge=1, le=10_000)
     #: How often an idle worker looks for new work it was not told about.
-    poll_interval_s: float = Field(default=0.01, gt=0)
+    poll_interval_s: float = Field(default=0.002, gt=0)
     #: On SIGTERM, how long in-flight jobs get to finish before they are put back.
     grace_s: float = Field(default=30.0, ge=0)
     #: Finished jobs (and their events and steps) older than this are pruned.

@@ -209,3 +209,9 @@ async def test_watch_yields_changes_until_finished(kinds: bb.Backburner) -> None
     with pytest.raises(bb.JobTimeout, match="still queued"):
         async for _ in kinds.watch([queued.id], timeout=0.1):
             pass
+
+
+async def test_many_first_calls_at_once_share_one_storage(kinds: bb.Backburner) -> None:
+    jobs = await asyncio.gather(*[kinds.submit("portrait", {"character": i}) for i in range(300)])
+    assert len({j.id for j in jobs}) == 300
+    assert await kinds.open() is await kinds.open()

@@ -16,6 +16,9 @@ __all__ = ["SqlDialect"]
 class SqlDialect(Protocol):
     """Dialect-specific SQL, kept in that dialect's module (``sqlite.py``, ``postgres.py``)."""
 
+    def __hash__(self) -> int:
+        """Dialects are hashable: statements are built once per dialect and cached."""
+
     def now(self) -> ColumnElement[Any]:
         """The database's clock in epoch seconds: leases are judged by it, never a worker's."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +21,15 @@ def append_events(
     """Insert ``(job_id, seq, type, data)`` events in one round trip."""
     if rows:
         conn.execute(
-            sa.insert(events).values(created_at=d.now()),
+            _insert_events(d),
             [{"job_id": j, "seq": s, "type": t, "data": data} for j, s, t, data in rows],
         )
+
+
+@functools.cache
+def _insert_events(d: SqlDialect) -> sa.Insert:
+    """append_events: built once per dialect, so SQLAlchemy neither rebuilds nor re-keys it."""
+    return sa.insert(events).values(created_at=d.now())
 
 
 def update_job_logged(

@@ -6,6 +6,7 @@ write lock on SQLite or row locks on PostgreSQL) and the dialect, and runs porta
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,36 +53,57 @@ def insert_job(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
 
 
 def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
-    now = d.now()
-    row = (
-        conn.execute(
-            sa.insert(jobs)
-            .values(
-                id=new.id,
-                kind=new.kind,
-                owner=new.owner,
-                scope=new.scope,
-                status=JobStatus.QUEUED.value,
-                input=new.input,
-                partial={},
-                max_attempts=new.max_attempts,
-                dedupe_key=new.dedupe_key,
-                priority=new.priority,
-                cost=new.cost,
-                event_seq=1,
-                created_at=now,
-                updated_at=now,
-                run_at=now,
-                slow_at=now + new.slow_after_s,
-                expire_at=now + new.expire_after_s,
-            )
-            .returning(*jobs.c)
-        )
-        .mappings()
-        .one()
-    )
+    params = {
+        "id": new.id,
+        "kind": new.kind,
+        "owner": new.owner,
+        "scope": new.scope,
+        "input": new.input,
+        "max_attempts": new.max_attempts,
+        "dedupe_key": new.dedupe_key,
+        "priority": new.priority,
+        "cost": new.cost,
+        "slow_after_s": new.slow_after_s,
+        "expire_after_s": new.expire_after_s,
+    }
+    row = conn.execute(_insert_statement(d), params).mappings().one()
     append_events(conn, d, [(new.id, 1, "status", {"status": "queued", "reason": "submitted"})])
     return row_to_job(row)
+
+
+@functools.cache
+def _insert_statement(d: SqlDialect) -> sa.Insert:
+    """insert_job: a queued row, times from the database clock; built once per dialect."""
+    now = d.now()
+    bound = {c: sa.bindparam(c, type_=jobs.c[c].type) for c in _INSERTED}
+    return (
+        sa.insert(jobs)
+        .values(
+            **bound,
+            status=JobStatus.QUEUED.value,
+            partial={},
+            event_seq=1,
+            created_at=now,
+            updated_at=now,
+            run_at=now,
+            slow_at=now + sa.bindparam("slow_after_s", type_=sa.Float),
+            expire_at=now + sa.bindparam("expire_after_s", type_=sa.Float),
+        )
+        .returning(*jobs.c)
+    )
+
+
+_INSERTED = (
+    "id",
+    "kind",
+    "owner",
+    "scope",
+    "input",
+    "max_attempts",
+    "dedupe_key",
+    "priority",
+    "cost",
+)
 
 
 def _find_deduplicated(conn: Connection, new: NewJob) -> RowMapping | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from ..jobs import Event, Job, JobError, JobStatus
+from ..jobs import ErrorType, Event, Job, JobError, JobStatus
 
 __all__ = [
     "Claim",
@@ -130,12 +130,17 @@ def to_datetime(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
+def _at(value: float) -> datetime:
+    """A required epoch-seconds column as an aware UTC datetime."""
+    return datetime.fromtimestamp(value, UTC)
+
+
 def row_to_job(row: RowMapping, *, deduplicated: bool = False) -> Job:
-    """A ``jobs`` row as a `Job`."""
+    """A ``jobs`` row as a `Job` (trusted data: built without re-validation)."""
     error = None
     if row["error_type"] is not None:
-        error = JobError(type=row["error_type"], message=row["error_message"] or "")
-    return Job(
+        error = JobError(type=ErrorType(row["error_type"]), message=row["error_message"] or "")
+    return Job.model_construct(
         id=row["id"],
         kind=row["kind"],
         owner=row["owner"],
@@ -153,13 +158,13 @@ def row_to_job(row: RowMapping, *, deduplicated: bool = False) -> Job:
         priority=row["priority"],
         cost=row["cost"],
         cancel_requested=bool(row["cancel_requested"]),
-        created_at=to_datetime(row["created_at"]),
+        created_at=_at(row["created_at"]),
         started_at=to_datetime(row["started_at"]),
         finished_at=to_datetime(row["finished_at"]),
-        updated_at=to_datetime(row["updated_at"]),
-        run_at=to_datetime(row["run_at"]),
-        slow_at=to_datetime(row["slow_at"]),
-        expire_at=to_datetime(row["expire_at"]),
+        updated_at=_at(row["updated_at"]),
+        run_at=_at(row["run_at"]),
+        slow_at=_at(row["slow_at"]),
+        expire_at=_at(row["expire_at"]),
         deduplicated=deduplicated,
     )
 
@@ -171,5 +176,5 @@ def row_to_event(row: RowMapping) -> Event:
         seq=row["seq"],
         type=row["type"],
         data=row["data"],
-        created_at=to_datetime(row["created_at"]),
+        created_at=_at(row["created_at"]),
     )

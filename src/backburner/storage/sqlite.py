@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,34 +60,44 @@ class SqliteDialect:
         No ``SKIP LOCKED`` is needed: the caller holds SQLite's write lock (``BEGIN
         IMMEDIATE``), so no other claim can interleave between the pick and the update.
         """
+        params = {
+            "kinds": list(request.kinds),
+            "limit": request.limit,
+            "worker_id": worker_id,
+            "token": token,
+            "lease_s": lease_s,
+        }
+        return conn.execute(self._claim_statement(), params).mappings().all()
+
+    @functools.cache  # noqa: B019 - one dialect object per storage; built once, kept
+    def _claim_statement(self) -> sa.Update:
         now = self.now()
         pick = (
             sa.select(jobs.c.id)
             .where(
                 jobs.c.status == JobStatus.QUEUED.value,
                 jobs.c.run_at <= now,
-                jobs.c.kind.in_(request.kinds),
+                jobs.c.kind.in_(sa.bindparam("kinds", expanding=True)),
             )
             .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(request.limit)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
             .scalar_subquery()
         )
-        stmt = (
+        return (
             sa.update(jobs)
             .where(jobs.c.id.in_(pick))
             .values(
                 status=JobStatus.RUNNING.value,
                 attempt=jobs.c.attempt + 1,
-                worker_id=worker_id,
-                lease_token=token,
-                lease_expires_at=now + lease_s,
+                worker_id=sa.bindparam("worker_id", type_=sa.String),
+                lease_token=sa.bindparam("token", type_=sa.String),
+                lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Float),
                 started_at=sa.func.coalesce(jobs.c.started_at, now),
                 updated_at=now,
                 event_seq=jobs.c.event_seq + 1,
             )
             .returning(*jobs.c)
         )
-        return conn.execute(stmt).mappings().all()
 
 
 def sqlite_path(url: str) -> Path:
@@ -111,6 +122,9 @@ class SqliteStorage(SqlStorage):
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="bb-sqlite-write")
         self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="bb-sqlite-read")
         self._watcher = ChangeWatcher(self.path, settings.poll_interval_s)
+        self._open_lock = threading.Lock()
+        self._opening: Future[tuple[bool, bool]] | None = None
+        self._opened = False
 
     def _engine(self, begin_sql: str, *, pool_size: int) -> Engine:
         engine = sa.create_engine(
@@ -134,10 +148,30 @@ class SqliteStorage(SqlStorage):
         return engine
 
     async def open(self) -> None:
-        """Create the file if needed and migrate it (under the write lock: one migrator)."""
-        upgraded = await self._write(lambda conn, _d: migrate.upgrade(conn))
-        if upgraded:
+        """Create the file if needed and migrate it, once, however many callers wait.
+
+        The migration runs under the write lock, so of several processes one migrates.
+        A failure (the file cannot be opened yet) is raised to every waiter and retried by
+        the next call.
+        """
+        if self._opened:
+            return
+        with self._open_lock:
+            if self._opening is None:
+                self._opening = self._writer.submit(
+                    self._transact, self._write_engine, _migrate_unit, ()
+                )
+            opening = self._opening
+        try:
+            (upgraded, _changed) = await asyncio.wrap_future(opening)
+        except BaseException:
+            with self._open_lock:
+                if self._opening is opening:
+                    self._opening = None
+            raise
+        if upgraded and not self._opened:
             log.info("database migrated", extra={"action": "db_migrated", "path": str(self.path)})
+        self._opened = True
 
     async def close(self) -> None:
         self._watcher.close()
@@ -148,27 +182,36 @@ class SqliteStorage(SqlStorage):
 
     async def _read(self, unit: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
+        result, _ = await loop.run_in_executor(
             self._readers, self._transact, self._read_engine, unit, args
         )
+        return result
 
     async def _write(self, unit: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                self._writer, self._transact, self._write_engine, unit, args
-            )
-        finally:
+        result, changed = await loop.run_in_executor(
+            self._writer, self._transact, self._write_engine, unit, args
+        )
+        if changed:  # an empty claim must not wake the claim loop that made it: it would spin
             self._watcher.poke()
+        return result
 
-    def _transact(self, engine: Engine, unit: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """Run ``unit`` in one transaction, waiting out other processes' write locks."""
+    def _transact(
+        self, engine: Engine, unit: Callable[..., T], args: tuple[Any, ...]
+    ) -> tuple[T, bool]:
+        """Run ``unit`` in one transaction, waiting out other processes' write locks.
+
+        Returns its result and whether it changed any row.
+        """
         deadline = time.monotonic() + _BUSY_RETRY_FOR_S
         pause = 0.005
         while True:
             try:
                 with engine.begin() as conn:
-                    return unit(conn, self.dialect, *args)
+                    raw: Any = conn.connection.dbapi_connection
+                    before = raw.total_changes
+                    result = unit(conn, self.dialect, *args)
+                    return result, raw.total_changes != before
             except OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise StorageError(f"SQLite database {self.path}: {exc.orig}") from exc
@@ -177,6 +220,10 @@ class SqliteStorage(SqlStorage):
 
     async def wait_for_change(self, timeout_s: float) -> None:
         await self._watcher.wait(timeout_s)
+
+
+def _migrate_unit(conn: Connection, _dialect: SqliteDialect) -> bool:
+    return migrate.upgrade(conn)
 
 
 def _pragmas(settings: Settings) -> list[str]:

@@ -117,7 +117,6 @@ class Worker:
         helpers = [
             asyncio.create_task(finisher.run()),
             asyncio.create_task(maintenance_loop(storage, self.settings, self._stop)),
-            asyncio.create_task(self._wake_on_change(storage)),
         ]
         log.info("worker started", extra={"action": "worker_started", "worker": self.id})
         try:
@@ -172,8 +171,10 @@ class Worker:
                     self._start(claim, storage, finisher)
             if self.burst and not claims and not self._running:
                 return
-            if not limit or len(claims) < limit:
-                await self._sleep(_IDLE_RECHECK_S, wake=True)
+            if not limit:
+                await self._sleep(_IDLE_RECHECK_S, wake=True)  # full: wait for a free slot
+            elif len(claims) < limit:
+                await self._idle(storage)
 
     def _claim_requests(self) -> tuple[list[ClaimRequest], int]:
         """What to ask for: per-kind limits first, then every unconstrained kind."""
@@ -258,11 +259,19 @@ class Worker:
         run.task.cancel()
 
     # ── waiting and stopping ──────────────────────────────────────────────
-    async def _wake_on_change(self, storage: Storage) -> None:
-        assert self._stop is not None and self._wake is not None
-        while not self._stop.is_set():
-            await storage.wait_for_change(_IDLE_RECHECK_S)
-            self._wake.set()
+    async def _idle(self, storage: Storage) -> None:
+        """Nothing more to claim: wait for a database change, a free slot, or `stop`.
+
+        Only an idle worker watches the database; a busy one claims as slots free up.
+        """
+        assert self._wake is not None
+        change = asyncio.ensure_future(storage.wait_for_change(_IDLE_RECHECK_S))
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait([change, wake], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            change.cancel()
+            wake.cancel()
 
     async def _sleep(self, seconds: float, *, wake: bool = False) -> None:
         assert self._stop is not None and self._wake is not None
