@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from .app import Backburner
-from .cli_render import JobBoard, job_table, print_table, watch
 from .config import Settings
 from .durations import parse_duration
 from .errors import (
@@ -201,6 +199,10 @@ def _seconds(timeout: str | None) -> float | None:
 
 async def _wait(app: Backburner, job_id: str, limit_s: float | None) -> int:
     """Show the job's progress bar on stderr until it ends (or ``limit_s``); `_report` it."""
+    from rich.console import Console  # rich is imported only by commands that render
+
+    from .cli_render import JobBoard, watch
+
     with JobBoard(Console(stderr=True)) as board:
         [job] = await watch(app, [job_id], board, timeout_s=limit_s)
     return _report(job)
@@ -337,6 +339,10 @@ def jobs(
         if not page.jobs:
             typer.echo("no jobs", err=True)
             return
+        from rich.console import Console
+
+        from .cli_render import job_table, print_table
+
         print_table(job_table(page.jobs), Console())
         if page.next_cursor is not None:
             typer.echo(f"showing the newest {limit}; raise --limit for more", err=True)

@@ -22,6 +22,11 @@ class SqlDialect(Protocol):
     def now(self) -> ColumnElement[Any]:
         """The database's clock in epoch seconds: leases are judged by it, never a worker's."""
 
+    def insert_events(
+        self, conn: Connection, rows: list[tuple[str, int, str, dict[str, Any]]]
+    ) -> None:
+        """Insert ``(job_id, seq, type, data)`` event rows, stamped with the database clock."""
+
     def claim(
         self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
     ) -> Sequence[RowMapping]:

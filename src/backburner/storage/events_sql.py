@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, RowMapping
 
 from .dialect import SqlDialect
-from .tables import events, jobs
+from .tables import jobs
 
 __all__ = ["append_events", "update_job_logged"]
 
@@ -18,18 +17,9 @@ __all__ = ["append_events", "update_job_logged"]
 def append_events(
     conn: Connection, d: SqlDialect, rows: list[tuple[str, int, str, dict[str, Any]]]
 ) -> None:
-    """Insert ``(job_id, seq, type, data)`` events in one round trip."""
+    """Insert ``(job_id, seq, type, data)`` events in one round trip (the dialect's own)."""
     if rows:
-        conn.execute(
-            _insert_events(d),
-            [{"job_id": j, "seq": s, "type": t, "data": data} for j, s, t, data in rows],
-        )
-
-
-@functools.cache
-def _insert_events(d: SqlDialect) -> sa.Insert:
-    """append_events: built once per dialect, so SQLAlchemy neither rebuilds nor re-keys it."""
-    return sa.insert(events).values(created_at=d.now())
+        d.insert_events(conn, rows)
 
 
 def update_job_logged(

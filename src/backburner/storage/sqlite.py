@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import sqlite3
 import threading
@@ -42,6 +43,9 @@ T = TypeVar("T")
 
 #: The database's clock in epoch seconds (``unixepoch('subsec')`` needs SQLite 3.42).
 _NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
+_INSERT_EVENTS = (
+    f"INSERT INTO events (job_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, {_NOW_SQL})"
+)
 _BUSY_RETRY_FOR_S = 60.0
 _READERS = 4
 
@@ -51,6 +55,18 @@ class SqliteDialect:
 
     def now(self) -> ColumnElement[Any]:
         return sa.literal_column(_NOW_SQL, sa.Float)
+
+    def insert_events(
+        self, conn: Connection, rows: list[tuple[str, int, str, dict[str, Any]]]
+    ) -> None:
+        """append_events: the driver's own ``executemany``, JSON encoded here.
+
+        Every job change writes an event, so this is the hottest insert there is; going
+        past SQLAlchemy's per-row parameter processing halves its cost.
+        """
+        conn.exec_driver_sql(
+            _INSERT_EVENTS, [(j, seq, kind, json.dumps(data)) for j, seq, kind, data in rows]
+        )
 
     def claim(
         self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
