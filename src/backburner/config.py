@@ -64,8 +64,9 @@ class Settings(BaseModel):
     #: ``FULL``: an acknowledged submit survives power loss; ``NORMAL``: faster, may lose
     #: the last transactions on power loss (never on a process crash).
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    #: How long a SQLite writer waits for the lock before retrying.
-    busy_timeout_s: float = Field(default=5.0, gt=0)
+    #: How long SQLite's own wait for the write lock lasts before our retry loop takes over.
+    #: Short on purpose: SQLite's wait re-checks only every 100 ms once it has waited a while.
+    busy_timeout_s: float = Field(default=0.01, gt=0)
 
     @field_validator(*_DURATION_FIELDS, "busy_timeout_s", mode="before")
     @classmethod

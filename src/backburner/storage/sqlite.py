@@ -5,7 +5,8 @@ thread (so its own writes never contend with each other) and takes the write loc
 with ``BEGIN IMMEDIATE`` (so a transaction never has to upgrade a read lock, the case
 ``busy_timeout`` cannot help). Reads run in a small pool: in WAL mode readers never block
 the writer nor each other. Several processes on one file contend only for the write lock,
-which ``busy_timeout`` and a retry loop turn into waiting, never into "database is locked".
+which a short ``busy_timeout`` and a tight retry loop turn into fair waiting, never into
+"database is locked".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import functools
 import json
 import logging
+import random
 import sqlite3
 import threading
 import time
@@ -220,7 +222,6 @@ class SqliteStorage(SqlStorage):
         Returns its result and whether it changed any row.
         """
         deadline = time.monotonic() + _BUSY_RETRY_FOR_S
-        pause = 0.005
         while True:
             try:
                 with engine.begin() as conn:
@@ -231,8 +232,10 @@ class SqliteStorage(SqlStorage):
             except OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise StorageError(f"SQLite database {self.path}: {exc.orig}") from exc
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
+                # Short, jittered pauses: SQLite's own busy handler backs off to 100 ms
+                # sleeps, and writers arriving meanwhile keep winning the lock; a heartbeat
+                # that waits like that can lose a healthy worker's lease.
+                time.sleep(random.uniform(0.0005, 0.003))
 
     async def wait_for_change(self, timeout_s: float) -> None:
         await self._watcher.wait(timeout_s)
