@@ -380,3 +380,25 @@ async def test_wait_times_out_with_a_clear_error(app: bb.Backburner) -> None:
     with pytest.raises(bb.JobTimeout, match="still queued"):
         await app.wait(job.id, timeout=0.2)
     await wait_status(app, job.id, S.QUEUED)
+
+
+async def test_a_running_worker_prunes_finished_jobs_past_retention(db_url: str) -> None:
+    settings = bb.Settings(database_url=db_url, retention_s=0.3, maintenance_every_s=0.1)
+    app = bb.Backburner(settings=settings)
+
+    @app.task
+    async def short_lived(ctx: bb.Context, n: int) -> int:
+        return n
+
+    done = await app.submit("short_lived", 1)
+    waiting = await app.submit("short_lived", 2)
+    await app.cancel(waiting.id)
+
+    async def pruned() -> bool:
+        remaining = {j.id for j in (await app.list()).jobs}
+        return done.id not in remaining and waiting.id not in remaining
+
+    async with app.worker(concurrency=1):
+        await eventually(pruned, timeout=10)
+    assert await app.events(done.id) == []  # events went with the job
+    await app.close()
