@@ -62,10 +62,23 @@ TRANSITIONS: dict[tuple[JobStatus, JobStatus], str] = {
 LEASE_EXPIRIES_BEFORE_LOST = 3
 
 
-def check_transition(current: JobStatus, target: JobStatus, action: str) -> None:
-    """Raise `InvalidTransition` unless ``current → target`` is allowed."""
-    if (current, target) not in TRANSITIONS:
-        raise InvalidTransition(f"cannot {action} a job that is {current.value}")
+def check_transition(current: JobStatus, target: JobStatus, action: str, job_id: str) -> None:
+    """Raise `InvalidTransition` unless ``current → target`` is the table's ``action``.
+
+    ``check_transition(job.status, JobStatus.QUEUED, "retried", job.id)`` passes for a failed
+    job and refuses a running one (running → queued is "requeued", the worker's move).
+    """
+    if TRANSITIONS.get((current, target)) == action:
+        return
+    verb = {"canceled": "cancel", "retried": "retry"}.get(action, action)
+    allowed = " or ".join(
+        f.value for (f, t), a in TRANSITIONS.items() if t is target and a == action
+    )
+    already = "already " if current in (JobStatus.SUCCEEDED, JobStatus.FAILED, target) else ""
+    raise InvalidTransition(
+        f"cannot {verb} job {job_id}: it is {already}{current.value} "
+        f"(only {allowed} jobs can be {action})"
+    )
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,34 @@ def test_the_table_is_the_documented_lifecycle() -> None:
     }  # fmt: skip
 
 
-@pytest.mark.parametrize(("current", "target"), [(S, Q), (S, R), (F, R), (C, S), (Q, S)])
-def test_disallowed_moves_raise(current: JobStatus, target: JobStatus) -> None:
-    with pytest.raises(InvalidTransition, match=current.value):
-        check_transition(current, target, "move")
+@pytest.mark.parametrize(
+    ("current", "target", "action"),
+    [
+        (S, Q, "retried"),
+        (R, Q, "retried"),
+        (Q, Q, "retried"),
+        (S, C, "canceled"),
+        (F, C, "canceled"),
+    ],
+)
+def test_moves_outside_the_table_raise(current: JobStatus, target: JobStatus, action: str) -> None:
+    with pytest.raises(InvalidTransition, match=f"job j1: it is (already )?{current.value}"):
+        check_transition(current, target, action, "j1")
+
+
+def test_refusals_say_what_is_allowed() -> None:
+    with pytest.raises(InvalidTransition, match=r"it is running \(only failed or canceled jobs"):
+        check_transition(R, Q, "retried", "j1")
+    with pytest.raises(InvalidTransition, match=r"already canceled \(only queued or running"):
+        check_transition(C, C, "canceled", "j1")
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "action"),
+    [(F, Q, "retried"), (C, Q, "retried"), (Q, C, "canceled"), (R, C, "canceled")],
+)
+def test_moves_in_the_table_pass(current: JobStatus, target: JobStatus, action: str) -> None:
+    check_transition(current, target, action, "j1")
 
 
 def test_retry_while_attempts_remain_then_fail() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import InvalidTransition, JobNotFound
 from ..jobs import ACTIVE_STATUSES, Event, Job, JobStatus
+from ..states import check_transition
 from .dialect import SqlDialect
 from .events_sql import append_events, update_job_logged
 from .records import JobPage, JobQuery, NewJob, row_to_event, row_to_job
@@ -170,6 +171,7 @@ def cancel_job(conn: Connection, d: SqlDialect, job_id: str) -> Job:
     """Cancel a queued job now; flag a running one for its worker to stop."""
     row = _locked_row(conn, job_id)
     status = JobStatus(row["status"])
+    check_transition(status, JobStatus.CANCELED, "canceled", job_id)
     if status is JobStatus.QUEUED:
         updated = update_job_logged(
             conn,
@@ -178,14 +180,12 @@ def cancel_job(conn: Connection, d: SqlDialect, job_id: str) -> Job:
             {"status": JobStatus.CANCELED.value, "finished_at": d.now()},
             ("status", {"status": "canceled", "from": "queued", "reason": "canceled"}),
         )
-    elif status is JobStatus.RUNNING:
-        if row["cancel_requested"]:
-            return row_to_job(row)
+    elif row["cancel_requested"]:
+        return row_to_job(row)
+    else:  # running: its worker stops it at its next heartbeat
         updated = update_job_logged(
             conn, d, [jobs.c.id == job_id], {"cancel_requested": True}, ("cancel_requested", {})
         )
-    else:
-        raise InvalidTransition(f"cannot cancel job {job_id}: it is already {status.value}")
     assert updated is not None  # the row is locked by this transaction
     return row_to_job(updated)
 
@@ -196,10 +196,7 @@ def retry_job(
     """Re-queue a failed or canceled job: the same row and input, attempts and errors reset."""
     row = _locked_row(conn, job_id)
     status = JobStatus(row["status"])
-    if status not in (JobStatus.FAILED, JobStatus.CANCELED):
-        raise InvalidTransition(
-            f"cannot retry job {job_id}: it is {status.value} (only failed or canceled jobs)"
-        )
+    check_transition(status, JobStatus.QUEUED, "retried", job_id)
     now = d.now()
     values: dict[str, Any] = {
         "status": JobStatus.QUEUED.value,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,7 +122,6 @@ class MaintenanceReport:
     reclaimed: int = 0
     expired: int = 0
     pruned: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 def to_datetime(value: float | None) -> datetime | None:

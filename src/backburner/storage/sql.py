@@ -26,11 +26,9 @@ from .records import (
     Outcome,
 )
 
-__all__ = ["SqlStorage", "Unit"]
+__all__ = ["SqlStorage"]
 
 T = TypeVar("T")
-#: A unit of SQL: runs inside one transaction on the connection it is given.
-Unit = Callable[..., T]
 
 
 class SqlStorage:
