@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal, TypeVar, overload
 
+from .apikeys import hash_key, new_key
 from .config import Settings
 from .durations import Duration
 from .errors import InvalidInput, JobNotFound, JobTimeout
@@ -15,14 +17,14 @@ from .ids import new_job_id
 from .jobs import ACTIVE_STATUSES, Event, Job, JobStatus
 from .kinds import Handler, Kind, KindPolicy, Registry
 from .retry import RetryPolicy
-from .storage import JobPage, JobQuery, NewJob, Storage, create_storage
+from .storage import ApiKey, JobPage, JobQuery, NewJob, Storage, create_storage
 from .worker import Worker
 
 __all__ = ["Backburner"]
 
 H = TypeVar("H", bound=Handler)
 
-_LIMITS = {"owner": 200, "scope": 200, "dedupe_key": 400}
+_LIMITS = {"owner": 200, "scope": 200, "dedupe_key": 400, "idempotency_key": 200}
 _MAX_PAGE = 1000
 
 
@@ -96,6 +98,10 @@ class Backburner:
         await storage.open()
         return storage
 
+    async def ready(self) -> None:
+        """Raise `StorageError` unless the database answers and its schema is current."""
+        await (await self.open()).check_ready()
+
     async def close(self) -> None:
         """Release the database connections."""
         storage, self._storage = self._storage, None
@@ -120,14 +126,20 @@ class Backburner:
         dedupe_key: str | None = None,
         priority: int = 0,
         reuse: Literal["succeeded"] | None = None,
+        idempotency_key: str | None = None,
     ) -> Job:
         """Store a new queued job and return it; nothing waits on the handler.
 
         With ``dedupe_key``, an active job with the same key (for the same owner) is returned
         instead (``job.deduplicated`` is then true); with ``reuse="succeeded"`` a succeeded one
-        is returned too. Bad input raises an `InvalidInput` naming the field; nothing is stored.
+        is returned too. The same ``idempotency_key`` from the same owner within 24 h returns
+        the job it first made. Bad input raises an `InvalidInput` naming the field; nothing
+        is stored.
         """
+        _check_text("idempotency_key", idempotency_key, required=False)
         new = self._new_job(kind, input, owner, scope, dedupe_key, priority, reuse)
+        if idempotency_key is not None:
+            new = dataclasses.replace(new, idempotency_key=idempotency_key)
         storage = await self.open()
         return await storage.insert_job(new)
 
@@ -272,6 +284,24 @@ class Backburner:
                     f"job {waiting.id} is still {waiting.status.value} after {timeout:g}s"
                 )
             await storage.wait_for_change(min(remaining, refresh_s))
+
+    # ── API keys ──────────────────────────────────────────────────────────
+    async def create_api_key(self, owner: str, *, admin: bool = False) -> tuple[str, str]:
+        """Make an API key acting as ``owner``; returns ``(key_id, key)``. Show the key once:
+        only its hash is stored."""
+        _check_text("owner", owner, required=True)
+        key_id, key = new_key()
+        await (await self.open()).insert_api_key(ApiKey(key_id, owner, admin), hash_key(key))
+        return key_id, key
+
+    async def authenticate(self, key: str) -> ApiKey | None:
+        """The unrevoked API key ``key`` is, or ``None``."""
+        return await (await self.open()).find_api_key(hash_key(key))
+
+    async def revoke_api_key(self, key_id: str) -> None:
+        """Revoke a key by its id; `InvalidInput` when there is no such (unrevoked) key."""
+        if not await (await self.open()).revoke_api_key(key_id):
+            raise InvalidInput(f"key_id: no unrevoked API key with id {key_id!r}")
 
     # ── running ───────────────────────────────────────────────────────────
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:

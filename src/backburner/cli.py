@@ -388,6 +388,8 @@ def db_upgrade(database_url: DatabaseUrlOpt = None) -> None:
 
 def main() -> None:
     """The console-script entry point."""
+    from . import cli_server  # noqa: F401 - registers `serve` and `keys` on `cli`
+
     cli()
 
 

@@ -6,6 +6,7 @@ from ..config import Settings
 from ..errors import UnsupportedDatabase
 from .base import Storage
 from .records import (
+    ApiKey,
     Claim,
     ClaimRequest,
     JobPage,
@@ -18,6 +19,7 @@ from .records import (
 )
 
 __all__ = [
+    "ApiKey",
     "Claim",
     "ClaimRequest",
     "JobPage",

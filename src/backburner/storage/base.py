@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from ..jobs import Event, Job
 from .records import (
+    ApiKey,
     Claim,
     ClaimRequest,
     JobPage,
@@ -38,6 +39,9 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
 
+    async def check_ready(self) -> None:
+        """Raise `StorageError` unless the database answers and its schema is current."""
+
     # ── the Python API's side ─────────────────────────────────────────────
     async def insert_job(self, new: NewJob) -> Job:
         """Insert, or return the active (or reusable) job with the same dedupe key."""
@@ -62,6 +66,15 @@ class Storage(Protocol):
 
     async def list_events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
         """A job's events after ``after_seq``, in order."""
+
+    async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
+        """Store a new API key's hash."""
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The unrevoked API key with this hash."""
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke an API key; ``False`` when no unrevoked key has that id."""
 
     async def wait_for_change(self, timeout_s: float) -> None:
         """Return when the database may have changed, or after ``timeout_s``."""

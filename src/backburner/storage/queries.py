@@ -19,7 +19,7 @@ from ..states import check_transition
 from .dialect import SqlDialect
 from .events_sql import append_events, update_job_logged
 from .records import JobPage, JobQuery, NewJob, row_to_event, row_to_job
-from .tables import events, jobs
+from .tables import events, idempotency_keys, jobs
 
 __all__ = [
     "cancel_job",
@@ -35,8 +35,49 @@ __all__ = [
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
 
+#: How long an Idempotency-Key keeps returning the job it first made.
+IDEMPOTENCY_WINDOW_S = 86400.0
+
+
 def insert_job(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
-    """Insert a queued job and its first event — unless its dedupe key already has one."""
+    """Insert a queued job and its first event — unless its idempotency or dedupe key
+    already names one, which is then returned (``deduplicated``)."""
+    if new.idempotency_key is None:
+        return _insert_or_dedupe(conn, d, new)
+    earlier = _idempotent_job(conn, d, new.owner, new.idempotency_key)
+    if earlier is not None:
+        return row_to_job(earlier, deduplicated=True)
+    job = _insert_or_dedupe(conn, d, new)
+    _remember_idempotency(conn, d, new.owner, new.idempotency_key, job.id)
+    return job
+
+
+def _idempotent_job(conn: Connection, d: SqlDialect, owner: str, key: str) -> RowMapping | None:
+    """The job an Idempotency-Key made within the window, if it still exists."""
+    stmt = (
+        sa.select(jobs)
+        .join(idempotency_keys, idempotency_keys.c.job_id == jobs.c.id)
+        .where(
+            idempotency_keys.c.owner == owner,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.created_at > d.now() - IDEMPOTENCY_WINDOW_S,
+        )
+    )
+    return conn.execute(stmt).mappings().first()
+
+
+def _remember_idempotency(
+    conn: Connection, d: SqlDialect, owner: str, key: str, job_id: str
+) -> None:
+    """Point the key at ``job_id``, replacing an expired (or orphaned) entry."""
+    entry = (idempotency_keys.c.owner == owner) & (idempotency_keys.c.key == key)
+    conn.execute(sa.delete(idempotency_keys).where(entry))
+    conn.execute(
+        sa.insert(idempotency_keys).values(owner=owner, key=key, job_id=job_id, created_at=d.now())
+    )
+
+
+def _insert_or_dedupe(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
     if new.dedupe_key is not None:
         existing = _find_deduplicated(conn, new)
         if existing is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import RowMapping
 from ..jobs import ErrorType, Event, Job, JobError, JobStatus
 
 __all__ = [
+    "ApiKey",
     "Claim",
     "ClaimRequest",
     "JobPage",
@@ -43,6 +44,19 @@ class NewJob:
     expire_after_s: float
     #: Return a succeeded job with the same dedupe key instead of inserting.
     reuse_succeeded: bool = False
+    #: The same key from the same owner within 24 h returns the same job.
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key's identity: who it acts as. The key itself is never stored."""
+
+    #: Public, shown in listings and used to revoke.
+    id: str
+    owner: str
+    #: Sees and acts on every owner's jobs.
+    admin: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..errors import StorageError
 from ..ids import new_token
 from ..jobs import Event, Job
-from . import queries, worker_queries
+from . import keys_sql, migrate, queries, worker_queries
 from .dialect import SqlDialect
 from .records import (
+    ApiKey,
     Claim,
     ClaimRequest,
     JobPage,
@@ -45,6 +47,14 @@ class SqlStorage:
     async def _write(self, unit: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError
 
+    async def check_ready(self) -> None:
+        revision = await self._read(lambda conn, _d: migrate.current_revision(conn))
+        if revision != migrate.HEAD_REVISION:
+            raise StorageError(
+                f"the schema is at {revision or 'nothing'}, not {migrate.HEAD_REVISION}: "
+                "run `backburner db upgrade`"
+            )
+
     async def insert_job(self, new: NewJob) -> Job:
         return await self._write(queries.insert_job, new)
 
@@ -68,6 +78,15 @@ class SqlStorage:
 
     async def list_events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
         return await self._read(queries.list_events, job_id, after_seq)
+
+    async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
+        await self._write(keys_sql.insert_api_key, key, key_hash)
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        return await self._read(keys_sql.find_api_key, key_hash)
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        return await self._write(keys_sql.revoke_api_key, key_id)
 
     async def claim_jobs(
         self, worker_id: str, requests: list[ClaimRequest], lease_s: float, limit: int

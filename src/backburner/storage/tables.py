@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["events", "jobs", "metadata", "steps"]
+__all__ = ["api_keys", "events", "idempotency_keys", "jobs", "metadata", "steps"]
 
 metadata = sa.MetaData()
 
@@ -120,5 +120,27 @@ steps = sa.Table(
     ),
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("output", Json),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# API keys: only a hash of each key is stored; the key itself is shown once, at creation.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("admin", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp),
+)
+
+# Idempotency-Key: the same key from the same owner within 24 h returns the same job.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("owner", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("job_id", sa.String(36), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )

@@ -1,0 +1,45 @@
+"""The HTTP API: `create_api` builds a FastAPI app over a `Backburner` app.
+
+```python
+api = create_api(app)                # uvicorn module:api — or `backburner serve module:app`
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ..app import Backburner
+from . import jobs, system
+from .errors import install_error_handlers
+
+__all__ = ["create_api"]
+
+
+def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
+    """The API for ``app``; with ``run_worker`` a worker runs inside the server process."""
+
+    @asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        await app.open()
+        if run_worker:
+            async with app.worker():
+                yield
+        else:
+            yield
+        await app.close()
+
+    api = FastAPI(
+        title="backburner",
+        version="1",
+        summary="Durable background jobs for slow, flaky AI generation.",
+        lifespan=lifespan,
+    )
+    api.state.backburner = app
+    install_error_handlers(api)
+    api.include_router(system.router)
+    api.include_router(jobs.router)
+    return api

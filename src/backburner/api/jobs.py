@@ -1,0 +1,162 @@
+"""``/v1/jobs``: submit, read, list, batch status, cancel, retry, delete — thin: validate,
+authorise, then the same calls the Python API makes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from ..app import Backburner
+from ..errors import JobTimeout
+from ..jobs import Job, JobStatus
+from .auth import CallerDep, owned_job
+from .errors import ApiError
+from .schemas import JobBatch, JobCreate, JobList, JobPublic
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+_MAX_WAIT_S = 60
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([^,;\s]+)", re.IGNORECASE)
+
+
+def _app(request: Request) -> Backburner:
+    app: Backburner = request.app.state.backburner
+    return app
+
+
+def _wait_seconds(value: str | None, source: str) -> int | None:
+    """A wait of 1–60 whole seconds, or an `ApiError` saying what is wrong."""
+    if value is None:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= _MAX_WAIT_S:
+        raise ApiError(
+            400, "invalid-wait", "Invalid wait", f"{source}: must be 1–{_MAX_WAIT_S} seconds"
+        )
+    return int(value)
+
+
+def _prefer_wait(prefer: str | None) -> int | None:
+    match = _PREFER_WAIT.search(prefer or "")
+    return _wait_seconds(match.group(1), "Prefer: wait") if match else None
+
+
+def _respond(response: Response, job: Job) -> Job:
+    """200 for a finished job, 202 while it is still queued or running."""
+    response.status_code = 200 if job.finished else 202
+    return job
+
+
+@router.post("", response_model=JobPublic, status_code=202)
+async def submit_job(
+    body: JobCreate,
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    prefer: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Job:
+    """Store a job and return it at once (202); ``Prefer: wait=N`` returns it finished (200)
+    if it finishes within N seconds. The same ``Idempotency-Key`` within 24 h returns the same
+    job."""
+    wait_s = _prefer_wait(prefer)
+    app = _app(request)
+    job = await app.submit(
+        body.kind,
+        body.input,
+        owner=caller.owner,
+        scope=body.scope,
+        dedupe_key=body.dedupe_key,
+        priority=body.priority,
+        reuse=body.reuse,
+        idempotency_key=idempotency_key,
+    )
+    if wait_s is not None and not job.finished:
+        try:
+            job = await app.wait(job.id, timeout=wait_s)
+        except JobTimeout:
+            job = await app.get(job.id)
+    return _respond(response, job)
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    request: Request,
+    caller: CallerDep,
+    scope: str | None = None,
+    status: Annotated[list[JobStatus] | None, Query()] = None,
+    kind: str | None = None,
+    dedupe_key: str | None = None,
+    active: bool | None = None,
+    owner: Annotated[str | None, Query(description="admin keys only")] = None,
+    cursor: Annotated[str | None, Query(max_length=36)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> JobList:
+    """The caller's jobs, newest first, filtered; admin keys see (and filter by) every owner."""
+    if owner is not None and not caller.admin:
+        raise ApiError(403, "forbidden", "Forbidden", "owner: only admin keys may filter by owner")
+    page = await _app(request).list(
+        owner=owner if caller.admin else caller.owner,
+        scope=scope,
+        status=status,
+        kind=kind,
+        dedupe_key=dedupe_key,
+        active=active,
+        cursor=cursor,
+        limit=limit,
+    )
+    return JobList(jobs=page.jobs, next_cursor=page.next_cursor)
+
+
+@router.post("/batch", response_model=JobList)
+async def batch_status(body: JobBatch, request: Request, caller: CallerDep) -> JobList:
+    """Up to 100 jobs in one query (unknown ids and other owners' jobs are left out)."""
+    jobs = await _app(request).get_many(body.ids)
+    return JobList(jobs=[job for job in jobs if caller.may_see(job)], next_cursor=None)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+async def get_job(
+    job_id: str,
+    request: Request,
+    caller: CallerDep,
+    wait: Annotated[str | None, Query(description="long-poll up to N s for a change")] = None,
+) -> Job:
+    """One job; with ``?wait=N``, held until its status changes or N seconds pass."""
+    app = _app(request)
+    wait_s = _wait_seconds(wait, "wait")
+    job = await owned_job(app, caller, job_id)
+    if wait_s is None or job.finished:
+        return job
+    try:
+        async for (seen,) in app.watch([job_id], timeout=wait_s):
+            if seen.status != job.status:
+                return seen
+    except JobTimeout:
+        pass
+    return await app.get(job_id)
+
+
+@router.post("/{job_id}/cancel", response_model=JobPublic)
+async def cancel_job(job_id: str, request: Request, caller: CallerDep) -> Job:
+    """Cancel a queued job now; a running one is stopped by its worker (409 once finished)."""
+    await owned_job(_app(request), caller, job_id)
+    return await _app(request).cancel(job_id)
+
+
+@router.post("/{job_id}/retry", response_model=JobPublic, status_code=202)
+async def retry_job(job_id: str, request: Request, caller: CallerDep) -> Job:
+    """Re-queue a failed or canceled job: the same id, its saved input (409 otherwise)."""
+    await owned_job(_app(request), caller, job_id)
+    return await _app(request).retry(job_id)
+
+
+@router.delete("/{job_id}", status_code=204)
+async def delete_job(job_id: str, request: Request, caller: CallerDep) -> Response:
+    """Delete a job with its events; a running one is stopped by its worker."""
+    await owned_job(_app(request), caller, job_id)
+    await _app(request).delete(job_id)
+    return Response(status_code=204)

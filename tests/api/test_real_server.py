@@ -1,0 +1,92 @@
+"""Against a real `backburner serve` process on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent / "backburner"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")}
+    env["BACKBURNER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+    made = subprocess.run(
+        [BIN, "keys", "create", "--owner", "alice"],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    key = made.stdout.strip()
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [BIN, "serve", "tests.api.serverapp:app", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.05)
+        yield url, {"Authorization": f"Bearer {key}"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_submit_wait_and_read_through_a_real_server(server: tuple[str, dict[str, str]]) -> None:
+    url, auth = server
+    body = {"kind": "chapter", "input": {"entry": "Dear diary, the sea"}}
+    finished = httpx.post(
+        f"{url}/v1/jobs", json=body, headers={**auth, "Prefer": "wait=30"}, timeout=40
+    )
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["output"] == {"title": "Dear diary, "}
+    assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "backburner"
+    assert httpx.get(f"{url}/v1/jobs", headers=auth).json()["jobs"][0]["status"] == "succeeded"
+
+
+def test_a_client_that_disconnects_mid_wait_does_not_stop_the_job(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    url, auth = server
+    body = {"kind": "chapter", "input": {"entry": "closing the tab", "seconds": 2}}
+    with pytest.raises(httpx.ReadTimeout):  # the browser gives up (the tab closes)
+        httpx.post(f"{url}/v1/jobs", json=body, headers={**auth, "Prefer": "wait=30"}, timeout=0.5)
+    deadline = time.monotonic() + 30
+    while True:
+        jobs = httpx.get(f"{url}/v1/jobs", headers=auth).json()["jobs"]
+        if jobs and jobs[0]["status"] == "succeeded":
+            break
+        assert time.monotonic() < deadline, jobs
+        time.sleep(0.1)
+    assert jobs[0]["output"] == {"title": "closing the "}
