@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .durations import parse_duration
 from .errors import ConfigError, UnsupportedDatabase
@@ -31,6 +31,7 @@ ENV_NAMES: dict[str, str] = {
     "max_input_bytes": "BACKBURNER_MAX_INPUT_BYTES",
     "sqlite_synchronous": "BACKBURNER_SQLITE_SYNCHRONOUS",
     "busy_timeout_s": "BACKBURNER_BUSY_TIMEOUT",
+    "tick_secret": "BACKBURNER_TICK_SECRET",
 }
 
 
@@ -67,6 +68,8 @@ class Settings(BaseModel):
     #: How long SQLite's own wait for the write lock lasts before our retry loop takes over.
     #: Short on purpose: SQLite's wait re-checks only every 100 ms once it has waited a while.
     busy_timeout_s: float = Field(default=0.01, gt=0)
+    #: Enables ``POST /v1/worker/tick`` for callers presenting it (compared in constant time).
+    tick_secret: SecretStr | None = None
 
     @field_validator(*_DURATION_FIELDS, "busy_timeout_s", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ..app import Backburner
-from . import jobs, system
+from . import jobs, system, tick
 from .errors import install_error_handlers
 
 __all__ = ["create_api"]
@@ -42,4 +42,6 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     install_error_handlers(api)
     api.include_router(system.router)
     api.include_router(jobs.router)
+    api.include_router(events.router)
+    api.include_router(tick.router)
     return api

@@ -72,10 +72,14 @@ class Worker:
         self._wake: asyncio.Event | None = None
         self._grace_s = self.settings.grace_s
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        #: Outcomes recorded by this worker, by status (``released`` for jobs put back).
+        self.stats: Counter[str] = Counter()
 
     # ── lifecycle ─────────────────────────────────────────────────────────
     def stop(self, *, immediate: bool = False) -> None:
         """Stop claiming; in-flight jobs get the grace period (none if ``immediate``)."""
+        self._stopping = True
         if immediate:
             self._grace_s = 0.0
         if self._stop is not None:
@@ -100,6 +104,8 @@ class Worker:
     async def run(self) -> None:
         """Run until `stop` (or, in burst mode, until idle)."""
         self._stop, self._wake = asyncio.Event(), asyncio.Event()
+        if self._stopping:  # stop() came before run() got going
+            self._stop.set()
         self._watch.bind(use_signal=self._use_signals)
         storage = await self._connect()
         if storage is None:
@@ -221,6 +227,7 @@ class Worker:
                     extra={"action": "lease_lost", "job_id": job.id, "kind": job.kind},
                 )
             elif outcome is not None:
+                self.stats["released" if outcome.release else outcome.status.value] += 1
                 log.debug(
                     "job %s %s",
                     job.id,
