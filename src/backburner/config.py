@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .durations import parse_duration
+from .durations import parse_duration, parse_rate
 from .errors import ConfigError, UnsupportedDatabase
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings"]
@@ -32,6 +32,7 @@ ENV_NAMES: dict[str, str] = {
     "sqlite_synchronous": "BACKBURNER_SQLITE_SYNCHRONOUS",
     "busy_timeout_s": "BACKBURNER_BUSY_TIMEOUT",
     "tick_secret": "BACKBURNER_TICK_SECRET",
+    "submit_rate_limit": "BACKBURNER_RATE_LIMIT",
 }
 
 
@@ -70,6 +71,15 @@ class Settings(BaseModel):
     busy_timeout_s: float = Field(default=0.01, gt=0)
     #: Enables ``POST /v1/worker/tick`` for callers presenting it (compared in constant time).
     tick_secret: SecretStr | None = None
+    #: Per-owner submissions through the API, e.g. ``"60/m"`` (per API process); unset: none.
+    submit_rate_limit: str | None = None
+
+    @field_validator("submit_rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value, field="BACKBURNER_RATE_LIMIT")
+        return value
 
     @field_validator(*_DURATION_FIELDS, "busy_timeout_s", mode="before")
     @classmethod

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import InvalidDuration
+from .errors import ConfigError, InvalidDuration
 
-__all__ = ["Duration", "parse_duration"]
+__all__ = ["Duration", "parse_duration", "parse_rate"]
 
 #: What a duration may be given as: seconds, or a string with units.
 Duration = float | int | str
@@ -46,3 +46,14 @@ def _checked(seconds: float, original: object, field: str) -> float:
     if math.isnan(seconds) or math.isinf(seconds) or seconds < 0:
         raise InvalidDuration(f"{field}: {original!r} must be a finite, non-negative duration")
     return seconds
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h)\s*$")
+
+
+def parse_rate(value: str, *, field: str = "rate") -> tuple[int, float]:
+    """``"60/m"`` → ``(60, 60.0)``: so many per period; `ConfigError` naming ``field`` otherwise."""
+    match = _RATE.match(value)
+    if match is None or int(match.group(1)) < 1:
+        raise ConfigError(f"{field}: {value!r} is not a rate; use e.g. '10/s', '60/m', '1000/h'")
+    return int(match.group(1)), _UNITS[match.group(2)]

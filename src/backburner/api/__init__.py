@@ -13,8 +13,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ..app import Backburner
+from ..durations import parse_rate
 from . import jobs, system, tick
 from .errors import install_error_handlers
+from .ratelimit import RateLimiter
 
 __all__ = ["create_api"]
 
@@ -39,9 +41,10 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     api.state.backburner = app
+    rate = app.settings.submit_rate_limit
+    api.state.rate_limiter = RateLimiter(*parse_rate(rate)) if rate else None
     install_error_handlers(api)
     api.include_router(system.router)
     api.include_router(jobs.router)
-    api.include_router(events.router)
     api.include_router(tick.router)
     return api

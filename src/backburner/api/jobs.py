@@ -13,6 +13,7 @@ from ..errors import JobTimeout
 from ..jobs import Job, JobStatus
 from .auth import CallerDep, owned_job
 from .errors import ApiError
+from .ratelimit import RateLimiter
 from .schemas import JobBatch, JobCreate, JobList, JobPublic
 
 __all__ = ["router"]
@@ -63,6 +64,9 @@ async def submit_job(
     if it finishes within N seconds. The same ``Idempotency-Key`` within 24 h returns the same
     job."""
     wait_s = _prefer_wait(prefer)
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    if limiter is not None:
+        limiter.allow(caller.owner)
     app = _app(request)
     job = await app.submit(
         body.kind,
