@@ -40,18 +40,6 @@ async def test_bad_bodies(
     assert rows(app) == 0
 
 
-async def test_malformed_json_is_a_422_not_a_500(
-    app: bb.Backburner, client: httpx.AsyncClient, keys: Keys
-) -> None:
-    response = await client.post(
-        "/v1/jobs",
-        content=b'{"kind": "story", "input": ',
-        headers={**keys.alice, "Content-Type": "application/json"},
-    )
-    assert_problem(response, 422, "")
-    assert rows(app) == 0
-
-
 @pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=soon"])
 async def test_prefer_wait_out_of_range(
     app: bb.Backburner, client: httpx.AsyncClient, keys: Keys, prefer: str
@@ -93,3 +81,44 @@ async def test_batch_limits_and_bad_wait(client: httpx.AsyncClient, keys: Keys) 
     )
     assert_problem(await client.get("/v1/jobs/x?wait=99", headers=keys.alice), 400, "wait")
     assert_problem(await client.get("/v1/jobs?status=done", headers=keys.alice), 422, "status")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "detail"),
+    [
+        (b'{"kind": "story", "kind": "slow", "input": {}}', None, 400, "duplicate key 'kind'"),
+        (b'{"kind": "story", "input": {"prompt": "abc", "x": NaN}}', None, 400, "NaN"),
+        (b'{"kind": "story", "input": {"x": Infinity}}', None, 400, "Infinity"),
+        (b'{"kind": "story", "input": ' + b"[" * 5000 + b"]" * 5000 + b"}", None, 400, "nested"),
+        (b'{"kind": "story", "input": {"prompt": "ab\\u0000c"}}', None, 422, "NUL"),
+        (b'{"kind": "story", "input": {"prompt": "ab\xff\xfec"}}', None, 400, "UTF-8"),
+        (b'{"kind": "story", "input": ', None, 400, "not valid JSON"),
+        (b"kind=story&input=x", "application/x-www-form-urlencoded", 415, "application/json"),
+        (b'{"kind": "story", "input": {"prompt": "abc"}}', "text/plain", 415, "application/json"),
+        (b"", None, 422, "body: Field required"),
+        (b'{"kind": "story", "input": "' + b"a" * 1_200_000 + b'"}', None, 413, "over the limit"),
+        (b'["kind", "story"]', None, 422, "body"),
+    ],
+)
+async def test_malformed_bodies_are_4xx_and_store_nothing(
+    app: bb.Backburner,
+    client: httpx.AsyncClient,
+    keys: Keys,
+    content: bytes,
+    content_type: str | None,
+    status: int,
+    detail: str,
+) -> None:
+    headers = {**keys.alice, "Content-Type": content_type or "application/json"}
+    response = await client.post("/v1/jobs", content=content, headers=headers)
+    assert_problem(response, status, detail)
+    assert rows(app) == 0
+
+
+async def test_a_declared_oversize_body_is_refused_before_it_is_read(
+    app: bb.Backburner, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    headers = {**keys.alice, "Content-Type": "application/json", "Content-Length": "99999999"}
+    response = await client.post("/v1/jobs", content=b"{}", headers=headers)
+    assert_problem(response, 413, "over the limit")
+    assert rows(app) == 0

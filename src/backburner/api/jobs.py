@@ -12,13 +12,14 @@ from ..app import Backburner
 from ..errors import JobTimeout
 from ..jobs import Job, JobStatus
 from .auth import CallerDep, owned_job
+from .bodies import StrictJsonRoute
 from .errors import ApiError
 from .ratelimit import RateLimiter
 from .schemas import JobBatch, JobCreate, JobList, JobPublic
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
 _MAX_WAIT_S = 60
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([^,;\s]+)", re.IGNORECASE)

@@ -1,0 +1,123 @@
+"""Strict JSON request bodies: every malformed body is a clear 4xx, never a 500 or a guess.
+
+Python's ``json`` module accepts duplicate keys (the last one silently wins — a body with two
+``kind`` fields would run the second), ``NaN`` and ``Infinity``, and recurses until it
+crashes on deep nesting. `StrictJsonRoute` reads the body first and refuses all of that,
+plus NUL characters, bodies over the size limit and bodies that are not JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from .errors import ApiError
+
+__all__ = ["StrictJsonRoute", "parse_strict_json"]
+
+#: Deepest nesting accepted in a body.
+MAX_DEPTH = 64
+#: Room for the body's own fields around the input, beyond ``max_input_bytes``.
+_ENVELOPE_BYTES = 64 * 1024
+
+
+def _invalid(detail: str) -> ApiError:
+    return ApiError(400, "invalid-json", "Invalid JSON", detail)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _invalid(f"duplicate key {key!r} in the JSON body")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise _invalid(f"{name} is not valid JSON")
+
+
+def _check_values(value: Any, depth: int = 0) -> None:
+    """Refuse nesting deeper than `MAX_DEPTH` and strings holding NUL characters."""
+    if depth > MAX_DEPTH:
+        raise _invalid(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ApiError(422, "invalid-input", "Invalid input", "strings may not contain NUL")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(key, depth + 1)
+            _check_values(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, depth + 1)
+
+
+def parse_strict_json(body: bytes) -> Any:
+    """The body as JSON, or an `ApiError` saying exactly what is wrong with it."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _invalid(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    if text.count("[") + text.count("{") > 0 and _nesting(text) > MAX_DEPTH:
+        raise _invalid(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise _invalid(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    _check_values(value)
+    return value
+
+
+def _nesting(text: str) -> int:
+    """An upper bound of the nesting depth, counted before parsing (brackets in strings
+    included), so a hostile body cannot make the parser recurse at all."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+class StrictJsonRoute(APIRoute):
+    """A route whose JSON body is checked by `parse_strict_json` before FastAPI reads it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            if request.method in {"POST", "PUT", "PATCH"}:
+                await _check_body(request)
+            return await handler(request)
+
+        return strict
+
+
+async def _check_body(request: Request) -> None:
+    limit = request.app.state.backburner.settings.max_input_bytes + _ENVELOPE_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(
+            413, "too-large", "Body too large", f"the body is over the limit of {limit} bytes"
+        )
+    body = await request.body()
+    if not body:
+        return  # FastAPI says which fields are missing
+    if len(body) > limit:
+        raise ApiError(
+            413, "too-large", "Body too large", f"the body is over the limit of {limit} bytes"
+        )
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(
+            415, "unsupported-media-type", "Unsupported media type", "send application/json"
+        )
+    request._json = parse_strict_json(body)  # starlette's cache: FastAPI reads it from here
