@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -28,6 +35,14 @@ def serve(
             help="run a worker inside the server (--no-worker for API-only nodes)",
         ),
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="BACKBURNER_WORKERS",
+            min=0,
+            help="run the worker as N separate processes instead of inside the server",
+        ),
+    ] = 0,
     log_level: LogLevel = "INFO",
     database_url: DatabaseUrlOpt = None,
 ) -> None:
@@ -39,12 +54,46 @@ def serve(
     _configure_logging(log_level)
 
     async def work(app: Backburner) -> None:
-        config = uvicorn.Config(
-            create_api(app, run_worker=worker), host=host, port=port, log_level=log_level.lower()
-        )
-        await uvicorn.Server(config).serve()
+        api = create_api(app, run_worker=worker and not workers)
+        config = uvicorn.Config(api, host=host, port=port, log_level=log_level.lower())
+        with _worker_processes(app_path, workers, app.settings.database_url, log_level):
+            await uvicorn.Server(config).serve()
 
     run(work, app_path=app_path, database_url=database_url, needs_app=True)
+
+
+def _stop_with_parent() -> None:
+    """In the child: SIGTERM (a graceful stop) when the server dies, however it dies.
+
+    uvicorn re-raises the SIGTERM it handled once it has shut down, so the server may be gone
+    before any cleanup of ours runs; Linux's parent-death signal covers that and SIGKILL too.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+@contextlib.contextmanager
+def _worker_processes(
+    app_path: str, count: int, database_url: str, log_level: str
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` `backburner worker` processes for the server's lifetime, stopped gracefully."""
+    env = {**os.environ, "BACKBURNER_DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "backburner.cli", "worker", app_path, "--log-level", log_level]
+    procs = [subprocess.Popen(command, env=env, preexec_fn=_stop_with_parent) for _ in range(count)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 @keys_cli.command("create")

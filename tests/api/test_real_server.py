@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -28,6 +29,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    with serving(tmp_path) as running:
+        yield running[0], running[1]
+
+
+@contextlib.contextmanager
+def serving(
+    tmp_path: Path, *extra: str
+) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
+    """A `backburner serve` process on a free loopback port: (url, auth headers, process)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")}
     env["BACKBURNER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
     made = subprocess.run(
@@ -38,7 +48,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [BIN, "serve", "tests.api.serverapp:app", "--port", str(port)],
+        [BIN, "serve", "tests.api.serverapp:app", "--port", str(port), *extra],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -53,7 +63,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             assert time.monotonic() < deadline, "server did not become ready"
             time.sleep(0.05)
-        yield url, {"Authorization": f"Bearer {key}"}
+        yield url, {"Authorization": f"Bearer {key}"}, proc
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -90,3 +100,30 @@ def test_a_client_that_disconnects_mid_wait_does_not_stop_the_job(
         assert time.monotonic() < deadline, jobs
         time.sleep(0.1)
     assert jobs[0]["output"] == {"title": "closing the "}
+
+
+def test_workers_run_as_separate_processes_and_stop_with_the_server(tmp_path: Path) -> None:
+    with serving(tmp_path, "--workers", "2") as (url, auth, proc):
+        children = subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        assert len(children) == 2
+        body = {"kind": "chapter", "input": {"entry": "two workers"}}
+        done = httpx.post(
+            f"{url}/v1/jobs", json=body, headers={**auth, "Prefer": "wait=30"}, timeout=40
+        )
+        assert done.status_code == 200, done.text
+        worker = done.json()
+    assert worker["status"] == "succeeded"
+    deadline = time.monotonic() + 30  # SIGTERM to the server stops its workers too
+    while any(_alive(int(pid)) for pid in children):
+        assert time.monotonic() < deadline, "worker processes outlived the server"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
