@@ -241,6 +241,16 @@ class Backburner:
         """The job's event log after ``after_seq``."""
         return await (await self.open()).list_events(job_id, after_seq=after_seq)
 
+    async def scope_events(
+        self, owner: str, scope: str, *, after_id: int = 0, limit: int = 500
+    ) -> builtins.list[tuple[int, Event]]:
+        """Events of ``owner``'s jobs in ``scope`` after the global event id ``after_id``, as
+        ``(id, event)`` in id order: one feed for many jobs, resumable from the last id seen.
+        """
+        return await (await self.open()).list_scope_events(
+            owner, scope, after_id=after_id, limit=limit
+        )
+
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:  # noqa: ASYNC109 - the public API the DESIGN names
         """Wait until the job succeeds, fails or is canceled; `JobTimeout` after ``timeout`` s."""
         async for (job,) in self.watch([job_id], timeout=timeout):

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from ..app import Backburner
 from ..durations import parse_rate
-from . import jobs, system, tick
+from . import events, jobs, system, tick
 from .errors import install_error_handlers
 from .ratelimit import RateLimiter
 
@@ -46,5 +46,6 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     install_error_handlers(api)
     api.include_router(system.router)
     api.include_router(jobs.router)
+    api.include_router(events.router)
     api.include_router(tick.router)
     return api

@@ -67,6 +67,12 @@ class Storage(Protocol):
     async def list_events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
         """A job's events after ``after_seq``, in order."""
 
+    async def list_scope_events(
+        self, owner: str, scope: str, *, after_id: int = 0, limit: int = 500
+    ) -> list[tuple[int, Event]]:
+        """Up to ``limit`` events of the owner's jobs in ``scope`` with ``events.id`` after
+        ``after_id``, in id order, as ``(events.id, event)``."""
+
     async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
         """Store a new API key's hash."""
 

@@ -29,6 +29,7 @@ __all__ = [
     "insert_job",
     "list_events",
     "list_jobs",
+    "list_scope_events",
     "retry_job",
 ]
 
@@ -281,6 +282,30 @@ def list_events(conn: Connection, d: SqlDialect, job_id: str, after_seq: int) ->
         .order_by(events.c.seq)
     )
     return [row_to_event(r) for r in conn.execute(stmt).mappings()]
+
+
+def list_scope_events(
+    conn: Connection, d: SqlDialect, owner: str, scope: str, after_id: int, limit: int
+) -> list[tuple[int, Event]]:
+    """Up to ``limit`` events of the owner's jobs in ``scope`` after ``events.id`` ``after_id``,
+    oldest first, each with its ``events.id``.
+
+    SQLite's single writer commits inserts in id order, and ``AUTOINCREMENT`` never reuses an
+    id (not even after the newest events' job is deleted), so "after the last id seen" misses
+    nothing.
+
+    A live tail (``after_id`` near the end) walks the primary key from ``after_id``; a full
+    replay may start from the jobs via ``ix_jobs_owner_scope`` and ``uq_events_job_seq``
+    instead — the planner picks.
+    """
+    stmt = (
+        sa.select(events)
+        .join(jobs, jobs.c.id == events.c.job_id)
+        .where(jobs.c.owner == owner, jobs.c.scope == scope, events.c.id > after_id)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [(r["id"], row_to_event(r)) for r in conn.execute(stmt).mappings()]
 
 
 def _locked_row(conn: Connection, job_id: str) -> RowMapping:

@@ -79,6 +79,11 @@ class SqlStorage:
     async def list_events(self, job_id: str, *, after_seq: int = 0) -> list[Event]:
         return await self._read(queries.list_events, job_id, after_seq)
 
+    async def list_scope_events(
+        self, owner: str, scope: str, *, after_id: int = 0, limit: int = 500
+    ) -> list[tuple[int, Event]]:
+        return await self._read(queries.list_scope_events, owner, scope, after_id, limit)
+
     async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
         await self._write(keys_sql.insert_api_key, key, key_hash)
 

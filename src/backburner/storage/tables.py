@@ -110,6 +110,9 @@ events = sa.Table(
     sa.Column("data", Json, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.UniqueConstraint("job_id", "seq", name="uq_events_job_seq"),
+    # Never reuse an id, even after the newest events' job is deleted: scope streams resume
+    # from an event id and would silently skip a reused one.
+    sqlite_autoincrement=True,
 )
 
 steps = sa.Table(
