@@ -13,8 +13,11 @@ BackburnerError
  ├── JobNotFound
  ├── InvalidTransition           cancel/retry/delete of a job in a state that does not allow it
  ├── JobTimeout                  wait() gave up before the job finished
- └── StorageError                the database cannot be used right now
-      └── LeaseLost              internal: a fenced write found the job no longer ours
+ ├── StorageError                the database cannot be used right now
+ │    └── LeaseLost              internal: a fenced write found the job no longer ours
+ └── ApiRequestError             the HTTP API refused a client's request (status, problem)
+      ├── Unauthorized           401: no key, an unknown or a revoked one
+      └── Forbidden              403: the key may not do that
 
 Retry(after=…)   raised by a handler: try again later (spends an attempt)
 Fail(reason)     raised by a handler: fail now, no more attempts
@@ -28,9 +31,11 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "ApiRequestError",
     "BackburnerError",
     "ConfigError",
     "Fail",
+    "Forbidden",
     "InputNotSerializable",
     "InputTooLarge",
     "InputValidationError",
@@ -42,6 +47,7 @@ __all__ = [
     "LeaseLost",
     "Retry",
     "StorageError",
+    "Unauthorized",
     "UnknownKind",
     "UnsupportedDatabase",
 ]
@@ -114,6 +120,31 @@ class StorageError(BackburnerError):
 
 class LeaseLost(StorageError):
     """The job is no longer running under this worker's lease."""
+
+
+class ApiRequestError(BackburnerError):
+    """The backburner API refused the request.
+
+    Raised by `Client` / `AsyncClient` for an HTTP error that has no closer class (a bad
+    ``wait``, a 500): ``status`` is the HTTP status, ``problem`` the RFC 9457 body.
+    """
+
+    def __init__(
+        self, message: str | None = None, *, status: int = 0, problem: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        #: The HTTP status code.
+        self.status = status
+        #: The problem+json body: ``type``, ``title``, ``status``, ``detail``.
+        self.problem = problem or {}
+
+
+class Unauthorized(ApiRequestError):
+    """The API key is missing, unknown or revoked."""
+
+
+class Forbidden(ApiRequestError):
+    """The API key may not do that."""
 
 
 class Retry(Exception):
