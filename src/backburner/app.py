@@ -6,8 +6,10 @@ import asyncio
 import builtins
 import dataclasses
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Literal, TypeVar, overload
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .apikeys import hash_key, new_key
 from .config import Settings
@@ -18,7 +20,12 @@ from .jobs import ACTIVE_STATUSES, Event, Job, JobStatus
 from .kinds import Handler, Kind, KindPolicy, Registry
 from .retry import RetryPolicy
 from .storage import ApiKey, JobPage, JobQuery, NewJob, Storage, create_storage
+from .storage.stats_sql import JobCount
+from .tokens import MAX_TTL_S, SECRET_NAME, BrowserToken, mint_token, read_token
 from .worker import Worker
+
+if TYPE_CHECKING:
+    from .metrics import JobMetrics
 
 __all__ = ["Backburner"]
 
@@ -52,6 +59,7 @@ class Backburner:
         self.kinds = Registry()
         self._storage: Storage | None = None
         self._lock = threading.Lock()
+        self._metrics: JobMetrics | None = None
 
     # ── kinds ─────────────────────────────────────────────────────────────
     @overload
@@ -312,6 +320,43 @@ class Backburner:
         """Revoke a key by its id; `InvalidInput` when there is no such (unrevoked) key."""
         if not await (await self.open()).revoke_api_key(key_id):
             raise InvalidInput(f"key_id: no unrevoked API key with id {key_id!r}")
+
+    # ── browser tokens ────────────────────────────────────────────────────
+    async def create_browser_token(
+        self, owner: str, scope: str | None = None, ttl_s: int = 900
+    ) -> BrowserToken:
+        """A short-lived token acting as ``owner`` (only in ``scope``, if given) for a web page:
+        ``(await app.create_browser_token("alice", "chat-42")).token``. Signed with a secret
+        kept in the database, so every API node sharing it accepts the token."""
+        _check_text("owner", owner, required=True)
+        _check_text("scope", scope, required=False)
+        if not 1 <= ttl_s <= MAX_TTL_S:
+            raise InvalidInput(f"ttl_s: must be 1–{MAX_TTL_S} seconds")
+        now = time.time()
+        secret = await (await self.open()).get_secret(SECRET_NAME)
+        token = mint_token(secret, owner, scope, ttl_s, now)
+        expires_at = datetime.fromtimestamp(int(now) + ttl_s, UTC)
+        return BrowserToken(token, owner, scope, expires_at)
+
+    async def read_browser_token(self, token: str) -> tuple[str, str | None]:
+        """``(owner, scope)`` of a valid browser token; `InvalidToken` (why) otherwise."""
+        secret = await (await self.open()).get_secret(SECRET_NAME)
+        return read_token(secret, token, time.time())
+
+    # ── metrics ───────────────────────────────────────────────────────────
+    @property
+    def metrics(self) -> JobMetrics:
+        """This app's Prometheus metrics (made on first use): ``app.metrics.render(counts)``."""
+        with self._lock:
+            if self._metrics is None:
+                from .metrics import JobMetrics  # prometheus_client only when metrics are used
+
+                self._metrics = JobMetrics()
+            return self._metrics
+
+    async def job_counts(self) -> builtins.list[JobCount]:
+        """Jobs counted by kind, status, error type and runnability, in one query."""
+        return await (await self.open()).count_jobs()
 
     # ── running ───────────────────────────────────────────────────────────
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:

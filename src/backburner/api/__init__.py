@@ -16,7 +16,9 @@ from ..app import Backburner
 from ..durations import parse_rate
 from . import events, jobs, system, tick
 from .errors import install_error_handlers
+from .metrics import router as metrics_router
 from .ratelimit import RateLimiter
+from .tokens import router as tokens_router
 
 __all__ = ["create_api"]
 
@@ -45,7 +47,9 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     api.state.rate_limiter = RateLimiter(*parse_rate(rate)) if rate else None
     install_error_handlers(api)
     api.include_router(system.router)
+    api.include_router(metrics_router)
     api.include_router(jobs.router)
     api.include_router(events.router)
     api.include_router(tick.router)
+    api.include_router(tokens_router)
     return api

@@ -2,7 +2,7 @@
 ``GET /v1/events?scope=…`` for all of an owner's jobs in a scope over one connection.
 
 ```js
-const events = new EventSource(`/v1/jobs/${id}/events`);  // the key: via a proxy or cookie
+const events = new EventSource(`/v1/jobs/${id}/events?access_token=${browserToken}`);
 events.addEventListener("progress", (e) => show(JSON.parse(e.data)));
 ```
 
@@ -152,6 +152,7 @@ async def scope_events(
     start or after ``Last-Event-ID``, then each new one, until the client disconnects."""
     if owner is not None and not caller.admin:
         raise ApiError(403, "forbidden", "Forbidden", "owner: only admin keys may name an owner")
+    caller.scope_for(scope)  # a scoped browser token: 403 for any other scope
     app = _app(request)
     whose = owner if owner is not None else caller.owner
     start = _resume_point(last_event_id, after)

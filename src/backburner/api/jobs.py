@@ -73,12 +73,14 @@ async def submit_job(
         body.kind,
         body.input,
         owner=caller.owner,
-        scope=body.scope,
+        scope=caller.scope_for(body.scope),
         dedupe_key=body.dedupe_key,
         priority=body.priority,
         reuse=body.reuse,
         idempotency_key=idempotency_key,
     )
+    if not caller.may_see(job):  # a scoped token's dedupe/idempotency key hit another scope
+        raise ApiError(409, "conflict", "Conflict", "the owner already has that job elsewhere")
     if wait_s is not None and not job.finished:
         try:
             job = await app.wait(job.id, timeout=wait_s)
@@ -105,7 +107,7 @@ async def list_jobs(
         raise ApiError(403, "forbidden", "Forbidden", "owner: only admin keys may filter by owner")
     page = await _app(request).list(
         owner=owner if caller.admin else caller.owner,
-        scope=scope,
+        scope=caller.scope_for(scope),
         status=status,
         kind=kind,
         dedupe_key=dedupe_key,

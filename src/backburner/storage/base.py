@@ -23,6 +23,7 @@ from .records import (
     NewJob,
     Outcome,
 )
+from .stats_sql import JobCount
 
 __all__ = ["Storage"]
 
@@ -79,8 +80,14 @@ class Storage(Protocol):
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
         """The unrevoked API key with this hash."""
 
+    async def count_jobs(self) -> list[JobCount]:
+        """Jobs counted by kind, status, error type and runnability (for metrics)."""
+
     async def revoke_api_key(self, key_id: str) -> bool:
         """Revoke an API key; ``False`` when no unrevoked key has that id."""
+
+    async def get_secret(self, name: str) -> str:
+        """The server secret called ``name``, made (randomly, once) on first use."""
 
     async def wait_for_change(self, timeout_s: float) -> None:
         """Return when the database may have changed, or after ``timeout_s``."""

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from ..errors import StorageError
 from ..ids import new_token
 from ..jobs import Event, Job
-from . import keys_sql, migrate, queries, worker_queries
+from . import keys_sql, migrate, queries, secrets_sql, stats_sql, worker_queries
 from .dialect import SqlDialect
 from .records import (
     ApiKey,
@@ -92,6 +92,16 @@ class SqlStorage:
 
     async def revoke_api_key(self, key_id: str) -> bool:
         return await self._write(keys_sql.revoke_api_key, key_id)
+
+    async def get_secret(self, name: str) -> str:
+        # Read first: only the very first use needs the (single, on SQLite) writer.
+        found = await self._read(secrets_sql.find_secret, name)
+        if found is not None:
+            return found
+        return await self._write(secrets_sql.get_or_create_secret, name)
+
+    async def count_jobs(self) -> list[stats_sql.JobCount]:
+        return await self._read(stats_sql.count_jobs)
 
     async def claim_jobs(
         self, worker_id: str, requests: list[ClaimRequest], lease_s: float, limit: int

@@ -11,7 +11,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-__all__ = ["api_keys", "events", "idempotency_keys", "jobs", "metadata", "steps"]
+__all__ = [
+    "api_keys",
+    "events",
+    "idempotency_keys",
+    "jobs",
+    "metadata",
+    "server_secrets",
+    "steps",
+]
 
 metadata = sa.MetaData()
 
@@ -145,5 +153,15 @@ idempotency_keys = sa.Table(
     sa.Column("owner", sa.String(200), primary_key=True),
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("job_id", sa.String(36), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# Server secrets (e.g. the browser-token signing key): made on first use, so every API node
+# sharing the database agrees on them with no configuration.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )

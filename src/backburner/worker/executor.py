@@ -48,6 +48,10 @@ class Running:
     #: Set once an outcome exists: a late heartbeat report must not cancel its write.
     finishing: bool = False
     sync_context: SyncContext | None = field(default=None, repr=False)
+    #: ``time.monotonic()`` at the claim (for the run-time metric).
+    claimed_at: float = field(default_factory=time.monotonic)
+    #: Seconds from the job's ``run_at`` to its claim (for the wait-time metric).
+    wait_s: float = 0.0
 
 
 async def execute(run: Running, *, threads: Executor, watch: LoopWatch) -> Outcome | None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ..context import Context
 from ..errors import StorageError
 from ..ids import new_token
-from ..storage import Claim, ClaimRequest, Lease, LeaseReport, Storage, create_storage
+from ..storage import Claim, ClaimRequest, Lease, LeaseReport, Outcome, Storage, create_storage
 from .executor import Running, StopReason, execute
 from .finishes import Finisher
 from .heartbeat import Heartbeat
@@ -200,8 +200,8 @@ class Worker:
 
     def _start(self, claim: Claim, storage: Storage, finisher: Finisher) -> None:
         kind = self.app.kinds.get(claim.job.kind)
-        loop_now = asyncio.get_running_loop().time()
-        until_expiry = claim.job.expire_at.timestamp() - time.time()
+        loop_now, wall_now = asyncio.get_running_loop().time(), time.time()
+        until_expiry = claim.job.expire_at.timestamp() - wall_now
         timeout_s = kind.policy.timeout_s
         by_expiry = timeout_s is None or until_expiry <= timeout_s
         run = Running(
@@ -210,6 +210,7 @@ class Worker:
             context=Context(claim.job, claim.lease, storage),
             deadline=loop_now + (until_expiry if by_expiry or timeout_s is None else timeout_s),
             deadline_is_expiry=by_expiry,
+            wait_s=wall_now - claim.job.run_at.timestamp(),
         )
         self._running[claim.job.id] = run
         run.task = asyncio.create_task(self._run_one(run, finisher), name=f"job {claim.job.id}")
@@ -228,6 +229,7 @@ class Worker:
                 )
             elif outcome is not None:
                 self.stats["released" if outcome.release else outcome.status.value] += 1
+                _observe(self.app, run, outcome)
                 log.debug(
                     "job %s %s",
                     job.id,
@@ -313,6 +315,14 @@ class Worker:
         await asyncio.to_thread(heartbeat.stop)
         self._threads.shutdown(wait=False, cancel_futures=True)
         log.info("worker stopped", extra={"action": "worker_stopped", "worker": self.id})
+
+
+def _observe(app: Backburner, run: Running, outcome: Outcome) -> None:
+    """Feed the app's metrics one recorded outcome (in memory: no I/O on this path)."""
+    status = "released" if outcome.release else outcome.status.value
+    error_type = None if outcome.error is None else outcome.error.type.value
+    run_s = time.monotonic() - run.claimed_at
+    app.metrics.observe(run.kind.name, run.wait_s, run_s, status, error_type)
 
 
 def _call_soon(

@@ -1,0 +1,124 @@
+"""`JobMetrics`: Prometheus metrics for an app — what its workers saw, and what the database holds.
+
+```python
+metrics = app.metrics                         # one per app, its own registry
+metrics.observe("chapter", wait_s=0.2, run_s=4.1, status="succeeded", error_type=None)
+text = metrics.render(await app.job_counts())  # the exposition text `GET /metrics` serves
+```
+
+Histograms and the outcome counter are observed in this process (by its workers); the
+``backburner_jobs``, ``backburner_queue_depth`` and ``backburner_failed_jobs`` gauges are
+counted from the database at each scrape, so every process reports the same totals.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import Counter as PromCounter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .jobs import JobStatus
+from .storage.stats_sql import JobCount
+
+__all__ = ["JobMetrics"]
+
+#: Bucket bounds in seconds: AI jobs run from sub-second to many minutes.
+_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+
+class JobMetrics:
+    """Prometheus metrics over a registry of its own (never the global default one).
+
+    Several apps in one process (tests, say) each keep separate metrics.
+    """
+
+    def __init__(self) -> None:
+        #: The registry `render` exposes.
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._wait = Histogram(
+            "backburner_job_wait_seconds",
+            "Time from a job's run_at to its claim by a worker in this process.",
+            ["kind"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._run = Histogram(
+            "backburner_job_run_seconds",
+            "Time from claim to outcome of attempts run in this process.",
+            ["kind", "status"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._outcomes = PromCounter(
+            "backburner_job_outcomes",
+            "Attempt outcomes recorded by workers in this process.",
+            ["kind", "status", "error_type"],
+            registry=self.registry,
+        )
+
+    def observe(
+        self, kind: str, wait_s: float, run_s: float, status: str, error_type: str | None
+    ) -> None:
+        """Record one attempt's outcome: cheap, no I/O (called on the worker's hot path)."""
+        self._wait.labels(kind).observe(max(wait_s, 0.0))
+        self._run.labels(kind, status).observe(max(run_s, 0.0))
+        self._outcomes.labels(kind, status, error_type or "").inc()
+
+    def render(self, counts: Iterable[JobCount]) -> bytes:
+        """The exposition text: this process's histograms and counter, and gauges of ``counts``.
+
+        The gauges go through a registry made for this scrape, so concurrent scrapes never
+        share state.
+        """
+        scrape = CollectorRegistry(auto_describe=False)
+        scrape.register(_CountsCollector(list(counts)))
+        return generate_latest(self.registry) + generate_latest(scrape)
+
+
+class _CountsCollector(Collector):
+    """Gauges built per scrape from the database's counts."""
+
+    def __init__(self, counts: list[JobCount]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        return _gauges(self.counts)
+
+
+def _gauges(counts: Iterable[JobCount]) -> Iterator[Metric]:
+    """backburner_jobs, backburner_queue_depth and backburner_failed_jobs, from ``counts``."""
+    by_status: Counter[tuple[str, ...]] = Counter()
+    depth: Counter[tuple[str, ...]] = Counter()
+    failed: Counter[tuple[str, ...]] = Counter()
+    for row in counts:
+        by_status[row.kind, row.status] += row.count
+        if row.runnable:
+            depth[(row.kind,)] += row.count
+        if row.status == JobStatus.FAILED.value:
+            failed[row.kind, row.error_type or ""] += row.count
+    yield _family("backburner_jobs", "Jobs in the database.", ["kind", "status"], by_status)
+    yield _family(
+        "backburner_queue_depth",
+        "Queued jobs whose run_at has passed: claimable now.",
+        ["kind"],
+        depth,
+    )
+    yield _family(
+        "backburner_failed_jobs",
+        "Failed jobs still retained in the database.",
+        ["kind", "error_type"],
+        failed,
+    )
+
+
+def _family(
+    name: str, doc: str, labels: list[str], values: Counter[tuple[str, ...]]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=labels)
+    for key, value in sorted(values.items()):
+        family.add_metric(list(key), value)
+    return family
