@@ -122,3 +122,13 @@ async def test_a_declared_oversize_body_is_refused_before_it_is_read(
     response = await client.post("/v1/jobs", content=b"{}", headers=headers)
     assert_problem(response, 413, "over the limit")
     assert rows(app) == 0
+
+
+@pytest.mark.parametrize(
+    "cursor", ["abc", "'; DROP TABLE jobs; --", "0" * 37, "ZZZZZZZZ-0000-0000-0000-000000000000"]
+)
+async def test_a_malformed_cursor_is_422(
+    client: httpx.AsyncClient, keys: Keys, cursor: str
+) -> None:
+    response = await client.get("/v1/jobs", params={"cursor": cursor}, headers=keys.alice)
+    assert_problem(response, 422, "cursor")

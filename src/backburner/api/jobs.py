@@ -22,6 +22,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
 _MAX_WAIT_S = 60
+#: A cursor is a job id (a UUID), as `next_cursor` hands it out.
+_CURSOR = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*([^,;\s]+)", re.IGNORECASE)
 
 
@@ -99,7 +101,10 @@ async def list_jobs(
     dedupe_key: str | None = None,
     active: bool | None = None,
     owner: Annotated[str | None, Query(description="admin keys only")] = None,
-    cursor: Annotated[str | None, Query(max_length=36)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=_CURSOR, description="next_cursor from the previous page"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> JobList:
     """The caller's jobs, newest first, filtered; admin keys see (and filter by) every owner."""
