@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from ..jobs import Job, JobStatus
-from .base import BaseClient, JobList, T, _Call, _Waiter
+from ..errors import ApiRequestError
+from ..jobs import Event, Job, JobStatus
+from .base import (
+    EVENT_RECONNECTS,
+    BaseClient,
+    JobList,
+    SseParser,
+    T,
+    _Call,
+    _checked,
+    _Waiter,
+    is_final,
+)
 
 __all__ = ["AsyncClient"]
 
@@ -61,6 +72,35 @@ class AsyncClient(BaseClient):
             idempotency_key=idempotency_key, wait=wait,
         )  # fmt: skip
         return await self._send(call)
+
+    async def events(self, job_id: str, *, after: int = 0) -> AsyncIterator[Event]:
+        """The job's events after ``seq`` ``after``, live, ending after its last one.
+
+        A dropped connection is resumed from the last event received (a few times).
+        """
+        for _ in range(EVENT_RECONNECTS):
+            try:
+                async for event in self._stream_events(job_id, after):
+                    yield event
+                    after = event.seq
+                    if is_final(event):
+                        return
+                return  # 204: nothing more will come
+            except httpx.TransportError:
+                continue
+        raise ApiRequestError(f"the event stream of job {job_id} kept dropping")
+
+    async def _stream_events(self, job_id: str, after: int) -> AsyncIterator[Event]:
+        parser = SseParser()
+        async with self._http.stream(**self._events_request(job_id, after)) as response:
+            if not response.is_success:
+                await response.aread()
+                _checked(response)
+            if response.status_code == 204:
+                return
+            async for line in response.aiter_lines():
+                if (event := parser.feed(line)) is not None:
+                    yield event
 
     async def get(self, job_id: str) -> Job:
         """The job now; `JobNotFound` for an unknown id or another owner's job."""

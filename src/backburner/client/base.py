@@ -30,9 +30,9 @@ from ..errors import (
     StorageError,
     Unauthorized,
 )
-from ..jobs import Job, JobStatus
+from ..jobs import Event, Job, JobStatus
 
-__all__ = ["BaseClient", "JobList"]
+__all__ = ["BaseClient", "JobList", "SseParser", "is_final"]
 
 T = TypeVar("T")
 
@@ -136,6 +136,16 @@ class BaseClient:
             "headers": {**self._auth, **call.headers},
             "json": call.json,
             "timeout": self.timeout + call.hold_s,
+        }
+
+    def _events_request(self, job_id: str, after: int) -> dict[str, Any]:
+        """The keyword arguments of ``httpx`` ``stream()`` for a job's event stream."""
+        return {
+            "method": "GET",
+            "url": f"{_job_path(job_id)}/events",
+            "params": {"after": after},
+            "headers": {**self._auth, "Accept": "text/event-stream"},
+            "timeout": httpx.Timeout(self.timeout, read=None),  # a stream may idle long
         }
 
     def _submit_call(
@@ -248,3 +258,33 @@ def _kinds(response: httpx.Response) -> builtins.list[dict[str, Any]]:
 
 def _nothing(response: httpx.Response) -> None:
     _checked(response)
+
+
+class SseParser:
+    """Server-Sent Events lines in, `Event` objects out (no I/O).
+
+    ``feed`` each line without its newline; it returns an event when a blank line ends one.
+    """
+
+    def __init__(self) -> None:
+        self._data: builtins.list[str] = []
+
+    def feed(self, line: str) -> Event | None:
+        """The event this line completes, if any."""
+        if not line:
+            payload, self._data = "\n".join(self._data), []
+            return Event.model_validate_json(payload) if payload else None
+        name, _, value = line.partition(":")
+        if name == "data":  # id and event repeat what the data carries: seq and type
+            self._data.append(value.removeprefix(" "))
+        return None
+
+
+def is_final(event: Event) -> bool:
+    """Whether ``event`` is a job's last: its move to succeeded, failed or canceled."""
+    return event.type == "status" and event.data.get("status") in _FINAL
+
+
+_FINAL = frozenset({"succeeded", "failed", "canceled"})
+#: Reconnects of one `events` call after a dropped connection, resuming by ``seq``.
+EVENT_RECONNECTS = 5

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from ..jobs import Job, JobStatus
-from .base import BaseClient, JobList, T, _Call, _Waiter
+from ..errors import ApiRequestError
+from ..jobs import Event, Job, JobStatus
+from .base import (
+    EVENT_RECONNECTS,
+    BaseClient,
+    JobList,
+    SseParser,
+    T,
+    _Call,
+    _checked,
+    _Waiter,
+    is_final,
+)
 
 __all__ = ["Client"]
 
@@ -60,6 +71,35 @@ class Client(BaseClient):
             idempotency_key=idempotency_key, wait=wait,
         )  # fmt: skip
         return self._send(call)
+
+    def events(self, job_id: str, *, after: int = 0) -> Iterator[Event]:
+        """The job's events after ``seq`` ``after``, live, ending after its last one.
+
+        A dropped connection is resumed from the last event received (a few times).
+        """
+        for _ in range(EVENT_RECONNECTS):
+            try:
+                for event in self._stream_events(job_id, after):
+                    yield event
+                    after = event.seq
+                    if is_final(event):
+                        return
+                return  # 204: nothing more will come
+            except httpx.TransportError:
+                continue
+        raise ApiRequestError(f"the event stream of job {job_id} kept dropping")
+
+    def _stream_events(self, job_id: str, after: int) -> Iterator[Event]:
+        parser = SseParser()
+        with self._http.stream(**self._events_request(job_id, after)) as response:
+            if not response.is_success:
+                response.read()
+                _checked(response)
+            if response.status_code == 204:
+                return
+            for line in response.iter_lines():
+                if (event := parser.feed(line)) is not None:
+                    yield event
 
     def get(self, job_id: str) -> Job:
         """The job now; `JobNotFound` for an unknown id or another owner's job."""
