@@ -36,7 +36,7 @@ from .errors import (
     UnknownKind,
     UnsupportedDatabase,
 )
-from .jobs import ErrorType, Event, Job, JobError, JobStatus
+from .jobs import ErrorType, Event, Job, JobError, JobStatus, Webhook
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ __all__ = [
     "SyncContext",
     "UnknownKind",
     "UnsupportedDatabase",
+    "Webhook",
     "Worker",
     "__version__",
     "parse_duration",

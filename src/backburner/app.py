@@ -7,7 +7,7 @@ import builtins
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -15,13 +15,14 @@ from .apikeys import hash_key, new_key
 from .config import Settings
 from .durations import Duration
 from .errors import InvalidInput, JobNotFound, JobTimeout
-from .ids import new_job_id
-from .jobs import ACTIVE_STATUSES, Event, Job, JobStatus
+from .jobs import Event, Job, JobStatus, Webhook
 from .kinds import Handler, Kind, KindPolicy, Registry
 from .retry import RetryPolicy
-from .storage import ApiKey, JobPage, JobQuery, NewJob, Storage, create_storage
+from .storage import ApiKey, JobPage, JobQuery, Storage, WebhookDelivery, create_storage
 from .storage.stats_sql import JobCount
+from .submissions import build_new_job, check_text, checked_webhook, statuses
 from .tokens import MAX_TTL_S, SECRET_NAME, BrowserToken, mint_token, read_token
+from .webhooks.signing import derive_secret
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Backburner"]
 
+#: The server secret webhook signing secrets are derived from.
+WEBHOOK_SECRET_NAME = "webhook_signing"
+
 H = TypeVar("H", bound=Handler)
 
-_LIMITS = {"owner": 200, "scope": 200, "dedupe_key": 400, "idempotency_key": 200}
 _MAX_PAGE = 1000
 
 
@@ -135,57 +138,33 @@ class Backburner:
         priority: int = 0,
         reuse: Literal["succeeded"] | None = None,
         idempotency_key: str | None = None,
+        webhook: Webhook | Mapping[str, Any] | None = None,
     ) -> Job:
         """Store a new queued job and return it; nothing waits on the handler.
 
         With ``dedupe_key``, an active job with the same key (for the same owner) is returned
         instead (``job.deduplicated`` is then true); with ``reuse="succeeded"`` a succeeded one
         is returned too. The same ``idempotency_key`` from the same owner within 24 h returns
-        the job it first made. Bad input raises an `InvalidInput` naming the field; nothing
-        is stored.
+        the job it first made. With ``webhook`` (``{"url": …, "events": […]}``), its status
+        changes are POSTed there, signed with `webhook_secret`. Bad input raises an
+        `InvalidInput` naming the field; nothing is stored.
         """
-        _check_text("idempotency_key", idempotency_key, required=False)
-        new = self._new_job(kind, input, owner, scope, dedupe_key, priority, reuse)
-        if idempotency_key is not None:
-            new = dataclasses.replace(new, idempotency_key=idempotency_key)
-        storage = await self.open()
-        return await storage.insert_job(new)
-
-    def _new_job(
-        self,
-        kind_name: str,
-        input: Any,
-        owner: str,
-        scope: str | None,
-        dedupe_key: str | None,
-        priority: int,
-        reuse: str | None,
-    ) -> NewJob:
-        kind = self.kinds.get(kind_name)
-        for field, value in (("owner", owner), ("scope", scope), ("dedupe_key", dedupe_key)):
-            _check_text(field, value, required=field == "owner")
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise InvalidInput(f"priority: must be a whole number, got {priority!r}")
-        if reuse not in (None, "succeeded"):
-            raise InvalidInput(f"reuse: must be 'succeeded' or None, got {reuse!r}")
-        if reuse is not None and dedupe_key is None:
-            raise InvalidInput("reuse: needs a dedupe_key to find the job to reuse")
-        stored = kind.validate_input(input, max_bytes=self.settings.max_input_bytes)
-        policy = kind.policy
-        return NewJob(
-            id=new_job_id(),
-            kind=kind.name,
+        new = build_new_job(
+            self.kinds,
+            self.settings,
+            kind,
+            input,
             owner=owner,
             scope=scope,
-            input=stored,
             dedupe_key=dedupe_key,
             priority=priority,
-            cost=policy.cost,
-            max_attempts=policy.attempts,
-            slow_after_s=policy.slow_after_s,
-            expire_after_s=policy.expire_after_s,
-            reuse_succeeded=reuse == "succeeded",
+            reuse=reuse,
+            idempotency_key=idempotency_key,
         )
+        if webhook is not None:  # after the cheap checks: this one resolves the host
+            new = dataclasses.replace(new, webhook=await checked_webhook(webhook, self.settings))
+        storage = await self.open()
+        return await storage.insert_job(new)
 
     async def get(self, job_id: str) -> Job:
         """The job with this id, or `JobNotFound`."""
@@ -216,7 +195,7 @@ class Backburner:
         query = JobQuery(
             owner=owner,
             scope=scope,
-            statuses=_statuses(status, active),
+            statuses=statuses(status, active),
             kind=kind,
             dedupe_key=dedupe_key,
             cursor=cursor,
@@ -307,7 +286,7 @@ class Backburner:
     async def create_api_key(self, owner: str, *, admin: bool = False) -> tuple[str, str]:
         """Make an API key acting as ``owner``; returns ``(key_id, key)``. Show the key once:
         only its hash is stored."""
-        _check_text("owner", owner, required=True)
+        check_text("owner", owner, required=True)
         key_id, key = new_key()
         await (await self.open()).insert_api_key(ApiKey(key_id, owner, admin), hash_key(key))
         return key_id, key
@@ -328,8 +307,8 @@ class Backburner:
         """A short-lived token acting as ``owner`` (only in ``scope``, if given) for a web page:
         ``(await app.create_browser_token("alice", "chat-42")).token``. Signed with a secret
         kept in the database, so every API node sharing it accepts the token."""
-        _check_text("owner", owner, required=True)
-        _check_text("scope", scope, required=False)
+        check_text("owner", owner, required=True)
+        check_text("scope", scope, required=False)
         if not 1 <= ttl_s <= MAX_TTL_S:
             raise InvalidInput(f"ttl_s: must be 1–{MAX_TTL_S} seconds")
         now = time.time()
@@ -342,6 +321,19 @@ class Backburner:
         """``(owner, scope)`` of a valid browser token; `InvalidToken` (why) otherwise."""
         secret = await (await self.open()).get_secret(SECRET_NAME)
         return read_token(secret, token, time.time())
+
+    # ── webhooks ──────────────────────────────────────────────────────────
+    async def webhook_secret(self, owner: str) -> str:
+        """The ``whsec_…`` secret ``owner``'s webhook deliveries are signed with: give it to
+        the receiver, which checks deliveries with `backburner.webhooks.verify`. Derived from
+        a server secret in the database, so every node signs alike."""
+        check_text("owner", owner, required=True)
+        master = await (await self.open()).get_secret(WEBHOOK_SECRET_NAME)
+        return derive_secret(master, owner)
+
+    async def webhook_deliveries(self, job_id: str) -> builtins.list[WebhookDelivery]:
+        """The job's webhook deliveries, oldest first: status, attempts, last error."""
+        return await (await self.open()).list_webhook_deliveries(job_id)
 
     # ── metrics ───────────────────────────────────────────────────────────
     @property
@@ -362,30 +354,3 @@ class Backburner:
     def worker(self, *, concurrency: int | None = None, burst: bool = False) -> Worker:
         """A `Worker` for this app; ``async with app.worker():`` runs it in the background."""
         return Worker(self, concurrency=concurrency, burst=burst)
-
-
-def _check_text(field: str, value: str | None, *, required: bool) -> None:
-    if value is None and not required:
-        return
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field}: must be a non-empty string, got {value!r}")
-    if len(value) > _LIMITS[field]:
-        raise InvalidInput(f"{field}: at most {_LIMITS[field]} characters, got {len(value)}")
-
-
-def _statuses(
-    status: JobStatus | str | Iterable[JobStatus | str] | None, active: bool | None
-) -> tuple[JobStatus, ...] | None:
-    """The statuses to match: from ``status`` and/or ``active``; `InvalidInput` if unknown."""
-    chosen: set[JobStatus] | None = None
-    if status is not None:
-        values = [status] if isinstance(status, str) else list(status)
-        try:
-            chosen = {JobStatus(v) for v in values}
-        except ValueError:
-            known = ", ".join(s.value for s in JobStatus)
-            raise InvalidInput(f"status: unknown status in {values!r} (known: {known})") from None
-    if active is not None:
-        wanted = set(ACTIVE_STATUSES) if active else set(JobStatus) - ACTIVE_STATUSES
-        chosen = wanted if chosen is None else chosen & wanted
-    return None if chosen is None else tuple(sorted(chosen))

@@ -33,7 +33,13 @@ ENV_NAMES: dict[str, str] = {
     "busy_timeout_s": "BACKBURNER_BUSY_TIMEOUT",
     "tick_secret": "BACKBURNER_TICK_SECRET",
     "submit_rate_limit": "BACKBURNER_RATE_LIMIT",
+    "webhook_allow": "BACKBURNER_WEBHOOK_ALLOW",
+    "webhook_retry_delays_s": "BACKBURNER_WEBHOOK_RETRIES",
+    "webhook_timeout_s": "BACKBURNER_WEBHOOK_TIMEOUT",
 }
+
+#: Standard Webhooks' suggested schedule: 8 attempts over about a day and a half.
+DEFAULT_WEBHOOK_RETRIES = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
 class Settings(BaseModel):
@@ -73,6 +79,15 @@ class Settings(BaseModel):
     tick_secret: SecretStr | None = None
     #: Per-owner submissions through the API, e.g. ``"60/m"`` (per API process); unset: none.
     submit_rate_limit: str | None = None
+    #: Networks (``10.0.0.0/8``, ``::1``) and host names webhooks may reach although private,
+    #: loopback or link-local; comma-separated in the variable. Empty: public addresses only.
+    webhook_allow: tuple[str, ...] = ()
+    #: Pauses between webhook attempts (``"5s,5m,30m"``); after the last, a delivery fails.
+    webhook_retry_delays_s: tuple[float, ...] = Field(
+        default=DEFAULT_WEBHOOK_RETRIES, max_length=50
+    )
+    #: How long one webhook POST may take.
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("submit_rate_limit")
     @classmethod
@@ -81,7 +96,18 @@ class Settings(BaseModel):
             parse_rate(value, field="BACKBURNER_RATE_LIMIT")
         return value
 
-    @field_validator(*_DURATION_FIELDS, "busy_timeout_s", mode="before")
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _allow_list(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("webhook_retry_delays_s", mode="before")
+    @classmethod
+    def _retry_delays(cls, value: Any) -> tuple[float, ...]:
+        name = ENV_NAMES["webhook_retry_delays_s"]
+        return tuple(parse_duration(item, field=name) for item in _split(value))
+
+    @field_validator(*_DURATION_FIELDS, "busy_timeout_s", "webhook_timeout_s", mode="before")
     @classmethod
     def _durations(cls, value: Any, info: Any) -> float:
         return parse_duration(value, field=ENV_NAMES.get(info.field_name, info.field_name))
@@ -124,6 +150,13 @@ class Settings(BaseModel):
             first = exc.errors()[0]
             name = str(first["loc"][0]) if first["loc"] else "settings"
             raise ConfigError(f"{ENV_NAMES.get(name, name)}: {first['msg']}") from None
+
+
+def _split(value: Any) -> Any:
+    """A comma-separated variable as a tuple; anything else as given."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
 
 
 def _config_cause(exc: ValidationError) -> ConfigError | None:

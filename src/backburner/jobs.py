@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -16,6 +16,8 @@ __all__ = [
     "Job",
     "JobError",
     "JobStatus",
+    "Webhook",
+    "WebhookEvent",
 ]
 
 
@@ -68,6 +70,32 @@ class JobError(BaseModel):
     message: str
 
 
+#: The status changes a webhook can be sent for.
+WebhookEvent = Literal["queued", "running", "succeeded", "failed", "canceled"]
+_ENDINGS: tuple[WebhookEvent, ...] = ("succeeded", "failed", "canceled")
+
+
+class Webhook(BaseModel):
+    """Where to POST a job's status changes, and which ones (by default: how it ended).
+
+    Deliveries are signed (Standard Webhooks) with the owner's secret and retried with
+    backoff; `backburner.webhooks.verify` checks them on the receiving end.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: An ``http(s)`` URL with a public address (or one the operator allow-listed).
+    url: str = Field(min_length=1, max_length=2048)
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(_ENDINGS), min_length=1, max_length=5
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _unique(cls, events: list[WebhookEvent]) -> list[WebhookEvent]:
+        return list(dict.fromkeys(events))
+
+
 class Job(BaseModel):
     """One request of one kind by one owner; the same field names in Python, JSON and SQL."""
 
@@ -96,6 +124,8 @@ class Job(BaseModel):
     cost: float = 0
     #: True when a cancel was asked for and the running handler has not stopped yet.
     cancel_requested: bool = False
+    #: Where this job's status changes are POSTed, if anywhere.
+    webhook: Webhook | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -146,10 +146,12 @@ class Workers:
         grace: str = "5s",
         concurrency: int = 20,
         database_url: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> WorkerProcess:
         """Start a worker on this test's database (or ``database_url``).
 
-        Only these settings reach it: ``BACKBURNER_*`` variables of the test run do not.
+        Only these settings (and ``env``) reach it: ``BACKBURNER_*`` variables of the test
+        run do not.
         """
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")}
         env = {
@@ -160,6 +162,7 @@ class Workers:
             "BACKBURNER_CONCURRENCY": str(concurrency),
             "BACKBURNER_LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         log_path = self._tmp_path / f"worker-{len(self.started) + 1}.log"
         with log_path.open("wb") as log:

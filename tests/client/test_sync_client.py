@@ -18,7 +18,7 @@ def test_submit_read_and_list(server: tuple[str, str]) -> None:
         assert client.get(done.id) == done
         assert done.id in {j.id for j in client.list(status="succeeded").jobs}
         assert [j.id for j in client.get_many([done.id])] == [done.id]
-        assert [k["name"] for k in client.kinds()] == ["chapter"]
+        assert "chapter" in [k["name"] for k in client.kinds()]
         first = client.submit("chapter", {}, idempotency_key="req-1")
         assert client.submit("chapter", {}, idempotency_key="req-1").id == first.id
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from ..app import Backburner
 from ..durations import parse_rate
-from . import events, jobs, system, tick
+from . import events, jobs, system, tick, webhooks
 from .errors import install_error_handlers
 from .metrics import router as metrics_router
 from .ratelimit import RateLimiter
@@ -52,4 +52,5 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     api.include_router(events.router)
     api.include_router(tick.router)
     api.include_router(tokens_router)
+    api.include_router(webhooks.router)
     return api

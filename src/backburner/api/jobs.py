@@ -70,6 +70,8 @@ async def submit_job(
     limiter: RateLimiter | None = request.app.state.rate_limiter
     if limiter is not None:
         limiter.allow(caller.owner)
+    if body.webhook is not None and caller.token:
+        raise ApiError(403, "forbidden", "Forbidden", "webhook: browser tokens cannot set one")
     app = _app(request)
     job = await app.submit(
         body.kind,
@@ -80,6 +82,7 @@ async def submit_job(
         priority=body.priority,
         reuse=body.reuse,
         idempotency_key=idempotency_key,
+        webhook=body.webhook,
     )
     if not caller.may_see(job):  # a scoped token's dedupe/idempotency key hit another scope
         raise ApiError(409, "conflict", "Conflict", "the owner already has that job elsewhere")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..jobs import Job
+from ..jobs import Job, Webhook
 
 __all__ = ["JobBatch", "JobCreate", "JobList", "JobPublic"]
 
@@ -26,6 +26,8 @@ class JobCreate(BaseModel):
     priority: int = 0
     #: ``"succeeded"``: with a dedupe key, return a succeeded job for it instead of a new one.
     reuse: Literal["succeeded"] | None = None
+    #: Where to POST the job's status changes (API keys only, not browser tokens).
+    webhook: Webhook | None = None
 
 
 class JobList(BaseModel):

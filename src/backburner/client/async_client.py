@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from ..errors import ApiRequestError
-from ..jobs import Event, Job, JobStatus
+from ..jobs import Event, Job, JobStatus, Webhook
 from .base import (
     EVENT_RECONNECTS,
     BaseClient,
@@ -63,13 +63,14 @@ class AsyncClient(BaseClient):
         reuse: str | None = None,
         idempotency_key: str | None = None,
         wait: int | None = None,
+        webhook: Webhook | Mapping[str, Any] | None = None,
     ) -> Job:
         """Submit a job of ``kind`` as the key's owner. ``wait=N`` (1–60) holds the request
         until the job finishes or N seconds pass; the same ``idempotency_key`` within 24 h
-        returns the same job."""
+        returns the same job; ``webhook`` (``{"url", "events"}``) POSTs its status changes."""
         call = self._submit_call(
             kind, input, scope=scope, dedupe_key=dedupe_key, priority=priority, reuse=reuse,
-            idempotency_key=idempotency_key, wait=wait,
+            idempotency_key=idempotency_key, wait=wait, webhook=webhook,
         )  # fmt: skip
         return await self._send(call)
 

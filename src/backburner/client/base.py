@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -30,7 +30,7 @@ from ..errors import (
     StorageError,
     Unauthorized,
 )
-from ..jobs import Event, Job, JobStatus
+from ..jobs import Event, Job, JobStatus, Webhook
 
 __all__ = ["BaseClient", "JobList", "SseParser", "is_final"]
 
@@ -159,9 +159,12 @@ class BaseClient:
         reuse: str | None,
         idempotency_key: str | None,
         wait: int | None,
+        webhook: Webhook | Mapping[str, Any] | None = None,
     ) -> _Call[Job]:
         body = {"kind": kind, "input": input, "scope": scope, "dedupe_key": dedupe_key}
         body |= {"priority": priority, "reuse": reuse}
+        if webhook is not None:
+            body["webhook"] = webhook.model_dump() if isinstance(webhook, Webhook) else webhook
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         if wait is not None:
             headers["Prefer"] = f"wait={wait}"

@@ -16,12 +16,15 @@ from .records import (
     MaintenanceReport,
     NewJob,
     Outcome,
+    WebhookDelivery,
 )
+from .webhooks_sql import DeliveryResult
 
 __all__ = [
     "ApiKey",
     "Claim",
     "ClaimRequest",
+    "DeliveryResult",
     "JobPage",
     "JobQuery",
     "Lease",
@@ -30,6 +33,7 @@ __all__ = [
     "NewJob",
     "Outcome",
     "Storage",
+    "WebhookDelivery",
     "create_storage",
 ]
 

@@ -22,8 +22,10 @@ from .records import (
     MaintenanceReport,
     NewJob,
     Outcome,
+    WebhookDelivery,
 )
 from .stats_sql import JobCount
+from .webhooks_sql import DeliveryResult
 
 __all__ = ["Storage"]
 
@@ -88,6 +90,21 @@ class Storage(Protocol):
 
     async def get_secret(self, name: str) -> str:
         """The server secret called ``name``, made (randomly, once) on first use."""
+
+    # ── webhooks ──────────────────────────────────────────────────────────
+    async def list_webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
+        """A job's webhook deliveries, oldest first."""
+
+    async def seconds_until_webhook_due(self) -> float | None:
+        """Seconds until the next pending delivery is due (≤ 0: now); ``None``: none pending."""
+
+    async def claim_webhook_deliveries(self, limit: int, lease_s: float) -> list[WebhookDelivery]:
+        """Take up to ``limit`` due deliveries for ``lease_s`` seconds, counting the attempt."""
+
+    async def record_webhook_delivery(
+        self, delivery: WebhookDelivery, result: DeliveryResult
+    ) -> bool:
+        """Store how an attempt went; ``False`` when another sender claimed it since."""
 
     async def wait_for_change(self, timeout_s: float) -> None:
         """Return when the database may have changed, or after ``timeout_s``."""

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping
 
 from .dialect import SqlDialect
 from .tables import jobs
+from .webhooks_sql import enqueue_deliveries
 
 __all__ = ["append_events", "update_job_logged"]
 
@@ -17,9 +18,11 @@ __all__ = ["append_events", "update_job_logged"]
 def append_events(
     conn: Connection, d: SqlDialect, rows: list[tuple[str, int, str, dict[str, Any]]]
 ) -> None:
-    """Insert ``(job_id, seq, type, data)`` events in one round trip (the dialect's own)."""
+    """Insert ``(job_id, seq, type, data)`` events in one round trip (the dialect's own), and
+    the webhook deliveries they call for, in the same transaction."""
     if rows:
         d.insert_events(conn, rows)
+        enqueue_deliveries(conn, d, rows)
 
 
 def update_job_logged(

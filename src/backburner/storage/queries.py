@@ -108,6 +108,7 @@ def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
         "cost": new.cost,
         "slow_after_s": new.slow_after_s,
         "expire_after_s": new.expire_after_s,
+        "webhook": None if new.webhook is None else new.webhook.model_dump(mode="json"),
     }
     row = conn.execute(_insert_statement(d), params).mappings().one()
     append_events(conn, d, [(new.id, 1, "status", {"status": "queued", "reason": "submitted"})])
@@ -146,6 +147,7 @@ _INSERTED = (
     "dedupe_key",
     "priority",
     "cost",
+    "webhook",
 )
 
 

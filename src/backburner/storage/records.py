@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from ..jobs import ErrorType, Event, Job, JobError, JobStatus
+from ..jobs import ErrorType, Event, Job, JobError, JobStatus, Webhook
 
 __all__ = [
     "ApiKey",
@@ -21,6 +21,8 @@ __all__ = [
     "MaintenanceReport",
     "NewJob",
     "Outcome",
+    "WebhookDelivery",
+    "row_to_delivery",
     "row_to_event",
     "row_to_job",
     "to_datetime",
@@ -46,6 +48,8 @@ class NewJob:
     reuse_succeeded: bool = False
     #: The same key from the same owner within 24 h returns the same job.
     idempotency_key: str | None = None
+    #: Where status changes are POSTed (the URL already checked against the allow-list).
+    webhook: Webhook | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,29 @@ class LeaseReport:
     cancel_requested: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One webhook delivery from the outbox: a status change to POST, and how it went."""
+
+    #: The ``webhook-id`` header: the same on every retry.
+    id: str
+    job_id: str
+    owner: str
+    url: str
+    #: ``job.succeeded`` …
+    type: str
+    #: The exact body to send (and sign).
+    payload: str
+    #: ``pending``, ``delivered`` or ``failed``.
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
 @dataclass
 class MaintenanceReport:
     """What one maintenance pass changed."""
@@ -171,6 +198,7 @@ def row_to_job(row: RowMapping, *, deduplicated: bool = False) -> Job:
         priority=row["priority"],
         cost=row["cost"],
         cancel_requested=bool(row["cancel_requested"]),
+        webhook=None if row["webhook"] is None else Webhook.model_construct(**row["webhook"]),
         created_at=_at(row["created_at"]),
         started_at=to_datetime(row["started_at"]),
         finished_at=to_datetime(row["finished_at"]),
@@ -190,4 +218,23 @@ def row_to_event(row: RowMapping) -> Event:
         type=row["type"],
         data=row["data"],
         created_at=_at(row["created_at"]),
+    )
+
+
+def row_to_delivery(row: RowMapping) -> WebhookDelivery:
+    """A ``webhook_deliveries`` row as a `WebhookDelivery`."""
+    return WebhookDelivery(
+        id=row["id"],
+        job_id=row["job_id"],
+        owner=row["owner"],
+        url=row["url"],
+        type=row["type"],
+        payload=row["payload"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=_at(row["next_attempt_at"]),
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        created_at=_at(row["created_at"]),
+        finished_at=to_datetime(row["finished_at"]),
     )

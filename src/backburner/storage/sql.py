@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from ..errors import StorageError
 from ..ids import new_token
 from ..jobs import Event, Job
-from . import keys_sql, migrate, queries, secrets_sql, stats_sql, worker_queries
+from . import keys_sql, migrate, queries, secrets_sql, stats_sql, webhooks_sql, worker_queries
 from .dialect import SqlDialect
 from .records import (
     ApiKey,
@@ -26,7 +26,9 @@ from .records import (
     MaintenanceReport,
     NewJob,
     Outcome,
+    WebhookDelivery,
 )
+from .webhooks_sql import DeliveryResult
 
 __all__ = ["SqlStorage"]
 
@@ -99,6 +101,20 @@ class SqlStorage:
         if found is not None:
             return found
         return await self._write(secrets_sql.get_or_create_secret, name)
+
+    async def list_webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
+        return await self._read(webhooks_sql.list_deliveries, job_id)
+
+    async def seconds_until_webhook_due(self) -> float | None:
+        return await self._read(webhooks_sql.seconds_until_due)
+
+    async def claim_webhook_deliveries(self, limit: int, lease_s: float) -> list[WebhookDelivery]:
+        return await self._write(webhooks_sql.claim_deliveries, limit, lease_s)
+
+    async def record_webhook_delivery(
+        self, delivery: WebhookDelivery, result: DeliveryResult
+    ) -> bool:
+        return await self._write(webhooks_sql.record_delivery, delivery, result)
 
     async def count_jobs(self) -> list[stats_sql.JobCount]:
         return await self._read(stats_sql.count_jobs)

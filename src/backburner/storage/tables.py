@@ -19,11 +19,14 @@ __all__ = [
     "metadata",
     "server_secrets",
     "steps",
+    "webhook_deliveries",
 ]
 
 metadata = sa.MetaData()
 
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
+#: A JSON column where Python ``None`` is SQL ``NULL`` (not JSON ``null``), so it can be filtered.
+NullableJson = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 Timestamp = sa.Float(precision=53)
 
 _ACTIVE = "status IN ('queued', 'running')"
@@ -63,6 +66,8 @@ jobs = sa.Table(
     sa.Column("lease_expires_at", Timestamp),
     # The last event's sequence number; the next event gets event_seq + 1.
     sa.Column("event_seq", sa.Integer, nullable=False, server_default="0"),
+    # {url, events}: where the job's status changes are POSTed.
+    sa.Column("webhook", NullableJson),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("started_at", Timestamp),
     sa.Column("finished_at", Timestamp),
@@ -165,3 +170,36 @@ server_secrets = sa.Table(
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
 )
+
+# The webhook outbox: a row per delivery, written in the transaction that changed the job, so a
+# crash between the change and the POST cannot lose it. Deleted with its job.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    # The ``webhook-id`` header: the same on every retry, so receivers can drop duplicates.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    # ``job.succeeded`` …
+    sa.Column("type", sa.String(32), nullable=False),
+    # The body, as sent: the job as it was when the event happened.
+    sa.Column("payload", sa.Text, nullable=False),
+    # ``pending``, ``delivered`` or ``failed`` (no attempts left, or the address was refused).
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # When a sender may (re)try it; a sender that claims it pushes this past its timeout.
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp),
+)
+sa.Index(
+    "ix_webhook_deliveries_due",
+    webhook_deliveries.c.next_attempt_at,
+    **_where("status = 'pending'"),
+)
+sa.Index("ix_webhook_deliveries_job", webhook_deliveries.c.job_id)

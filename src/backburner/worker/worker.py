@@ -32,6 +32,7 @@ from .finishes import Finisher
 from .heartbeat import Heartbeat
 from .maintenance import maintenance_loop
 from .watchdog import LoopWatch
+from .webhook_sender import WebhookSender
 
 if TYPE_CHECKING:
     from ..app import Backburner
@@ -73,6 +74,7 @@ class Worker:
         self._grace_s = self.settings.grace_s
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._immediate = False
         #: Outcomes recorded by this worker, by status (``released`` for jobs put back).
         self.stats: Counter[str] = Counter()
 
@@ -82,6 +84,7 @@ class Worker:
         self._stopping = True
         if immediate:
             self._grace_s = 0.0
+            self._immediate = True
         if self._stop is not None:
             self._stop.set()
         if self._wake is not None:
@@ -120,15 +123,17 @@ class Worker:
             self._watch,
         )
         heartbeat.start()
+        sender = WebhookSender(self.app, storage)
         helpers = [
             asyncio.create_task(finisher.run()),
             asyncio.create_task(maintenance_loop(storage, self.settings, self._stop)),
+            asyncio.create_task(sender.run(self._stop)),
         ]
         log.info("worker started", extra={"action": "worker_started", "worker": self.id})
         try:
             await self._claim_loop(storage, finisher)
         finally:
-            await self._shutdown(finisher, heartbeat, helpers)
+            await self._shutdown(finisher, heartbeat, helpers, sender)
 
     async def _connect(self) -> Storage | None:
         """The app's storage, retrying (and saying so) while the database is unreachable."""
@@ -289,7 +294,11 @@ class Worker:
             await asyncio.wait_for(event.wait(), seconds)
 
     async def _shutdown(
-        self, finisher: Finisher, heartbeat: Heartbeat, helpers: list[asyncio.Task[None]]
+        self,
+        finisher: Finisher,
+        heartbeat: Heartbeat,
+        helpers: list[asyncio.Task[None]],
+        sender: WebhookSender,
     ) -> None:
         assert self._stop is not None
         self._stop.set()
@@ -309,6 +318,9 @@ class Worker:
             await asyncio.wait(leftover, timeout=10)
         finisher.close()
         await asyncio.wait([helpers[0]], timeout=10)  # flush outcomes while the db answers
+        if self.burst and not self._immediate:  # a tick: send what its jobs' endings made
+            with contextlib.suppress(StorageError):
+                await sender.drain()
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
