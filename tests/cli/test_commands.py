@@ -102,6 +102,19 @@ async def test_cancel_then_retry_and_the_refused_transitions(
     assert len(await stored_jobs(cli.db_url)) == 4
 
 
+async def test_delete_removes_only_that_job(cli: Cli, local_app: bb.Backburner) -> None:
+    jobs = await seed(local_app)
+    job_id = jobs["alice"].id
+
+    deleted = await cli("delete", job_id)
+    again = await cli("delete", job_id)
+
+    assert (deleted.code, deleted.out) == (0, f"deleted job {job_id}\n")
+    assert (again.code, again.out, again.err) == (2, "", f"error: no job with id {job_id!r}\n")
+    left = {job.id for job in await stored_jobs(cli.db_url)}
+    assert left == {job.id for name, job in jobs.items() if name != "alice"}
+
+
 @pytest.mark.parametrize("command", ["status", "wait", "cancel", "retry"])
 async def test_an_unknown_job_id_exits_2(cli: Cli, command: str) -> None:
     result = await cli(command, "no-such-job")
