@@ -21,7 +21,14 @@ from .retry import RetryPolicy
 from .storage import ApiKey, JobPage, JobQuery, Storage, WebhookDelivery, create_storage
 from .storage.stats_sql import JobCount
 from .submissions import build_new_job, check_text, checked_webhook, statuses
-from .tokens import MAX_TTL_S, SECRET_NAME, BrowserToken, mint_token, read_token
+from .tokens import (
+    MAX_TTL_S,
+    SECRET_NAME,
+    BrowserToken,
+    InvalidToken,
+    mint_token,
+    read_token,
+)
 from .webhooks.signing import derive_secret
 from .worker import Worker
 
@@ -319,7 +326,10 @@ class Backburner:
 
     async def read_browser_token(self, token: str) -> tuple[str, str | None]:
         """``(owner, scope)`` of a valid browser token; `InvalidToken` (why) otherwise."""
-        secret = await (await self.open()).get_secret(SECRET_NAME)
+        # Only find: a stranger's made-up token must not make the server write a secret.
+        secret = await (await self.open()).find_secret(SECRET_NAME)
+        if secret is None:
+            raise InvalidToken("the token's signature is not valid")  # as for a forged one
         return read_token(secret, token, time.time())
 
     # ── webhooks ──────────────────────────────────────────────────────────

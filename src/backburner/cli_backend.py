@@ -26,7 +26,7 @@ import httpx
 from .app import Backburner
 from .client import AsyncClient, JobList
 from .config import Settings
-from .errors import BackburnerError, ConfigError, JobNotFound, JobTimeout
+from .errors import BackburnerError, ConfigError, JobNotFound, JobTimeout, NotBackburner
 from .jobs import Job, JobStatus
 
 __all__ = [
@@ -207,18 +207,8 @@ class RemoteBackend:
             return await request
         except httpx.HTTPError as exc:
             raise RemoteFailure(f"cannot reach {self.url}: {_reason(exc)}") from None
-        except ValueError:  # a 2xx body that is not a job: another service at that address
-            raise self._foreign() from None
-        except BackburnerError as exc:
-            # The client makes a detail of a body that is not problem+json (an HTML error
-            # page from another service or a proxy); the CLI prints one line, not the page.
-            message = str(exc)
-            if "\n" in message or message.lstrip().startswith("<"):
-                raise self._foreign() from None
-            raise
-
-    def _foreign(self) -> RemoteFailure:
-        return RemoteFailure(f"{self.url} did not answer like a backburner server")
+        except NotBackburner:  # another service at that address, or a proxy's error page
+            raise RemoteFailure(f"{self.url} did not answer like a backburner server") from None
 
     async def submit(
         self,

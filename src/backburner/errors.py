@@ -147,6 +147,11 @@ class Forbidden(ApiRequestError):
     """The API key may not do that."""
 
 
+class NotBackburner(ApiRequestError):
+    """What answered is not a backburner server (an HTML error page from a proxy, another
+    service at that address): its body is neither a problem+json error nor the expected JSON."""
+
+
 class Retry(Exception):
     """Raised by a handler: this attempt did not work, try again after ``after`` seconds.
 

@@ -163,7 +163,11 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 def _ensure_json(value: Any, where: str) -> None:
     try:
-        json.dumps(value, allow_nan=False)
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputNotSerializable(
+            f"{where}: holds an unpaired surrogate, which is not valid Unicode"
+        ) from None
     except (TypeError, ValueError) as exc:
         raise InputNotSerializable(f"{where}: not JSON-serialisable ({exc})") from None
 

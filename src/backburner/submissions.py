@@ -19,7 +19,10 @@ from .kinds import Registry, describe_validation_error
 from .storage import NewJob
 from .webhooks.addresses import AddressRefused, Allowance, resolve_allowed
 
-__all__ = ["build_new_job", "check_text", "checked_webhook", "statuses"]
+__all__ = ["MAX_PRIORITY", "build_new_job", "check_text", "checked_webhook", "statuses"]
+
+#: Priorities run from -MAX_PRIORITY to MAX_PRIORITY (higher first).
+MAX_PRIORITY = 1_000_000
 
 _LIMITS = {"owner": 200, "scope": 200, "dedupe_key": 400, "idempotency_key": 200}
 
@@ -32,6 +35,12 @@ def check_text(field: str, value: str | None, *, required: bool) -> None:
         raise InvalidInput(f"{field}: must be a non-empty string, got {value!r}")
     if len(value) > _LIMITS[field]:
         raise InvalidInput(f"{field}: at most {_LIMITS[field]} characters, got {len(value)}")
+    if "\x00" in value:
+        raise InvalidInput(f"{field}: must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field}: holds an unpaired surrogate, not valid Unicode") from None
 
 
 def build_new_job(
@@ -54,6 +63,8 @@ def build_new_job(
     check_text("idempotency_key", idempotency_key, required=False)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise InvalidInput(f"priority: must be a whole number, got {priority!r}")
+    if abs(priority) > MAX_PRIORITY:
+        raise InvalidInput(f"priority: must be from -{MAX_PRIORITY:,} to {MAX_PRIORITY:,}")
     if reuse not in (None, "succeeded"):
         raise InvalidInput(f"reuse: must be 'succeeded' or None, got {reuse!r}")
     if reuse is not None and dedupe_key is None:

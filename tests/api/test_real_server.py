@@ -9,11 +9,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from backburner.webhooks import verify
+from tests.receiver import receiving
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +39,28 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 @contextlib.contextmanager
 def serving(
-    tmp_path: Path, *extra: str
+    tmp_path: Path, *extra: str, env: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
-    """A `backburner serve` process on a free loopback port: (url, auth headers, process)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")}
-    env["BACKBURNER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+    """A `backburner serve` process on a free loopback port: (url, auth headers, process).
+
+    ``env`` adds ``BACKBURNER_*`` settings (a rate limit, a tick secret …) for the server and
+    the key it makes; the database is always ``tmp_path / 'serve.db'``.
+    """
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")},
+        **(env or {}),
+        "BACKBURNER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }
     made = subprocess.run(
         [BIN, "keys", "create", "--owner", "alice"],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+        env=environ, cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     key = made.stdout.strip()
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
         [BIN, "serve", "tests.api.serverapp:app", "--port", str(port), *extra],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env=environ, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -127,3 +138,32 @@ def _alive(pid: int) -> bool:
         return stat.read_text().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_webhook_reaches_a_receiver_that_fails_twice_signed_every_time(tmp_path: Path) -> None:
+    hooks = {"BACKBURNER_WEBHOOK_ALLOW": "127.0.0.0/8", "BACKBURNER_WEBHOOK_RETRIES": "200ms,200ms"}
+    with receiving([500, 502]) as receiver, serving(tmp_path, env=hooks) as (url, auth, _):
+        body = {"kind": "chapter", "input": {"entry": "hooked"}, "webhook": {"url": receiver.url}}
+        job = httpx.post(f"{url}/v1/jobs", json=body, headers=auth).json()
+        sent = receiver.wait_for(3)
+        secret = httpx.get(f"{url}/v1/webhooks/secret", headers=auth).json()["secret"]
+        listed = _deliveries_when_settled(url, auth, job["id"])
+    assert [(d["attempts"], d["last_status_code"]) for d in listed] == [(3, 200)]
+    assert len({r.headers["webhook-id"] for r in sent}) == 1
+    for request in sent:
+        event = verify(request.body, request.headers, secret)
+        assert (event["type"], event["data"]["id"]) == ("job.succeeded", job["id"])
+        assert event["data"]["output"] == {"title": "hooked"}
+
+
+def _deliveries_when_settled(url: str, auth: dict[str, str], job_id: str) -> list[dict[str, Any]]:
+    """The job's webhook deliveries once none is pending."""
+    deadline = time.monotonic() + 30
+    while True:
+        listed: list[dict[str, Any]] = httpx.get(
+            f"{url}/v1/jobs/{job_id}/webhooks", headers=auth
+        ).json()
+        if listed and all(d["status"] != "pending" for d in listed):
+            return listed
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.05)

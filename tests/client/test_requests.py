@@ -53,7 +53,7 @@ def test_list_sends_repeated_statuses_and_booleans() -> None:
         (503, {"status": 503, "detail": "database is locked"}, bb.StorageError),
         (413, {"status": 413, "detail": "input too large"}, bb.InputTooLarge),
         (400, {"status": 400, "detail": "wait: must be 1–60 seconds"}, ApiRequestError),
-        (502, None, ApiRequestError),  # a proxy's HTML page, not problem+json
+        (502, None, bb.NotBackburner),  # a proxy's HTML page, not problem+json
     ],
 )
 def test_other_answers_become_errors(
@@ -69,3 +69,30 @@ def test_other_answers_become_errors(
             client.get("j1")
     if isinstance(raised.value, ApiRequestError):
         assert raised.value.status == status
+
+
+def test_a_key_that_cannot_be_a_header_is_refused_without_echoing_it() -> None:
+    for key in ("bb_x\nsecret", "bb x", ""):
+        with pytest.raises(bb.ConfigError, match="api_key") as caught:
+            bb.Client("http://bb.test", key)
+        assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (502, "<html><h1>Bad gateway</h1>\n<p>nginx</p></html>", "HTTP 502, not problem"),
+        (200, "<html>a login page</html>", "did not answer like a backburner server"),
+        (200, '{"not": "a job"}', "did not answer like a backburner server"),
+    ],
+)
+def test_answers_from_something_else_are_library_errors_without_the_raw_body(
+    status: int, body: str, message: str
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text=body)
+
+    with bb.Client("http://bb.test", "bb_k", transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(bb.NotBackburner, match=message) as caught:
+            client.get("j1")
+    assert "<html>" not in str(caught.value) and caught.value.status == status

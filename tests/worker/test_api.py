@@ -58,6 +58,10 @@ async def test_input_is_validated_and_stored_as_json(kinds: bb.Backburner) -> No
         ("portrait", {}, {"priority": "high"}, bb.InvalidInput, "priority"),
         ("portrait", {}, {"reuse": "always"}, bb.InvalidInput, "reuse"),
         ("portrait", {}, {"reuse": "succeeded"}, bb.InvalidInput, "needs a dedupe_key"),
+        ("portrait", {}, {"priority": 10**30}, bb.InvalidInput, "priority: must be from"),
+        ("portrait", {"x": "\ud800"}, {}, bb.InputNotSerializable, "unpaired surrogate"),
+        ("portrait", {}, {"scope": "\udfff"}, bb.InvalidInput, "scope: holds an unpaired"),
+        ("portrait", {}, {"dedupe_key": "a\x00b"}, bb.InvalidInput, "dedupe_key: must not"),
     ],
 )
 async def test_bad_input_raises_a_clear_error_and_stores_nothing(

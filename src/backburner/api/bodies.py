@@ -42,20 +42,32 @@ def _no_constants(name: str) -> Any:
     raise _invalid(f"{name} is not valid JSON")
 
 
-def _check_values(value: Any, depth: int = 0) -> None:
-    """Refuse nesting deeper than `MAX_DEPTH` and strings holding NUL characters."""
-    if depth > MAX_DEPTH:
+def _check_values(value: Any, path: tuple[str | int, ...] = ()) -> None:
+    """Refuse nesting deeper than `MAX_DEPTH`, unpaired surrogates (``"\\ud800"`` is valid
+    JSON but not Unicode: nothing could store or send it) and NUL characters."""
+    if len(path) > MAX_DEPTH:
         raise _invalid(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ApiError(422, "invalid-input", "Invalid input", "strings may not contain NUL")
+        _check_text(value, path)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_values(key, depth + 1)
-            _check_values(item, depth + 1)
+            _check_text(key, path)
+            _check_values(item, (*path, key))
     elif isinstance(value, list):
-        for item in value:
-            _check_values(item, depth + 1)
+        for index, item in enumerate(value):
+            _check_values(item, (*path, index))
+
+
+def _check_text(text: str, path: tuple[str | int, ...]) -> None:
+    field = ".".join(str(p) for p in path) or "body"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid(f"{field}: holds an unpaired surrogate escape, not Unicode") from None
+    if "\x00" in text:
+        detail = f"{field}: strings may not contain NUL characters"
+        errors = [{"field": field, "message": "strings may not contain NUL characters"}]
+        raise ApiError(422, "invalid-input", "Invalid input", detail, errors=errors)
 
 
 def parse_strict_json(body: bytes) -> Any:
@@ -70,6 +82,8 @@ def parse_strict_json(body: bytes) -> Any:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise _invalid(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit limit
+        raise _invalid(f"the body is not valid JSON: {str(exc).split(';')[0]}") from None
     _check_values(value)
     return value
 

@@ -39,11 +39,20 @@ class ApiError(Exception):
     """An HTTP error raised by the API layer itself (auth, headers, limits)."""
 
     def __init__(
-        self, status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        *,
+        errors: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail = status, slug, title, detail
         self.headers = headers or {}
+        #: ``[{field, message}]`` for a problem with fields (as validation errors have).
+        self.errors = errors
 
 
 def problem(
@@ -67,13 +76,18 @@ def install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers)
+        extra = {} if exc.errors is None else {"errors": exc.errors}
+        return problem(exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **extra)
 
     @api.exception_handler(BackburnerError)
     async def _backburner_error(_request: Request, exc: BackburnerError) -> JSONResponse:
         for cls, status, slug, title in _MAPPING:
             if isinstance(exc, cls):
-                extra = _field_errors(exc.errors) if isinstance(exc, InputValidationError) else {}
+                extra = (
+                    _field_errors(exc.errors, whole="input")
+                    if isinstance(exc, InputValidationError)
+                    else {}
+                )
                 return problem(status, slug, title, str(exc), **extra)
         return problem(500, "internal", "Internal error", "the server could not do that")
 
@@ -90,11 +104,12 @@ def install_error_handlers(api: FastAPI) -> None:
         return problem(exc.status_code, slug, str(exc.detail), str(exc.detail))
 
 
-def _field_errors(errors: list[Any]) -> dict[str, Any]:
-    """``[{field, message}]``: the field path and what is wrong, without the input itself."""
+def _field_errors(errors: list[Any], whole: str = "body") -> dict[str, Any]:
+    """``[{field, message}]``: the field path and what is wrong, without the input itself;
+    an empty path is the ``whole`` thing validated (the body, or a kind's input)."""
     return {
         "errors": [
-            {"field": ".".join(str(p) for p in e.get("loc", ())) or "body", "message": e["msg"]}
+            {"field": ".".join(str(p) for p in e.get("loc", ())) or whole, "message": e["msg"]}
             for e in errors
         ]
     }

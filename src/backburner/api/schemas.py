@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..jobs import Job, Webhook
+from ..submissions import MAX_PRIORITY
 
 __all__ = ["JobBatch", "JobCreate", "JobList", "JobPublic"]
 
@@ -23,7 +24,7 @@ class JobCreate(BaseModel):
     input: Any = None
     scope: str | None = None
     dedupe_key: str | None = None
-    priority: int = 0
+    priority: int = Field(default=0, ge=-MAX_PRIORITY, le=MAX_PRIORITY)
     #: ``"succeeded"``: with a dedupe key, return a succeeded job for it instead of a new one.
     reuse: Literal["succeeded"] | None = None
     #: Where to POST the job's status changes (API keys only, not browser tokens).

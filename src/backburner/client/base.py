@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from ..errors import (
     ApiRequestError,
     BackburnerError,
+    ConfigError,
     Forbidden,
     InputTooLarge,
     InputValidationError,
@@ -27,6 +28,7 @@ from ..errors import (
     InvalidTransition,
     JobNotFound,
     JobTimeout,
+    NotBackburner,
     StorageError,
     Unauthorized,
 )
@@ -122,6 +124,9 @@ class BaseClient:
     """
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0) -> None:
+        if not api_key or not all(33 <= ord(ch) < 127 for ch in api_key):
+            # Never echoed: httpx would quote such a header, key and all, in its error.
+            raise ConfigError("api_key: must be printable ASCII without spaces (a bb_… key)")
         self.base_url = base_url.rstrip("/")
         #: Seconds to connect, send and read a reply, on top of any time the server holds it.
         self.timeout = timeout
@@ -213,14 +218,24 @@ def _checked(response: httpx.Response) -> httpx.Response:
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
-    """The problem body, or one made up when something else (a proxy) answered."""
+    """The problem body; `NotBackburner` when something else (a proxy's page) answered."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
         return body
-    return {"status": response.status_code, "detail": response.text[:200]}
+    raise _foreign(response, f"HTTP {response.status_code}, not problem+json")
+
+
+def _foreign(response: httpx.Response, why: str) -> NotBackburner:
+    """The error for an answer that is not backburner's; never the raw body (it may be a
+    whole HTML page, or echo what was sent)."""
+    url = response.url.copy_with(path="/", query=None)
+    return NotBackburner(
+        f"{str(url).rstrip('/')} did not answer like a backburner server ({why})",
+        status=response.status_code,
+    )
 
 
 def _error(status: int, problem: dict[str, Any]) -> BackburnerError:
@@ -242,12 +257,22 @@ def _field_error(error: dict[str, Any]) -> dict[str, Any]:
     return {**error, "loc": tuple(path.split(".")), "msg": error.get("message", "")}
 
 
+def _parsed(response: httpx.Response, read: Callable[[Any], T]) -> T:
+    """A successful response's JSON read by ``read``; an `ApiRequestError` when what answered
+    is not a backburner server (an HTML page, another API)."""
+    body = _checked(response)
+    try:
+        return read(body.json())
+    except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError included
+        raise _foreign(response, type(exc).__name__) from None
+
+
 def _job(response: httpx.Response) -> Job:
-    return Job.model_validate(_checked(response).json())
+    return _parsed(response, Job.model_validate)
 
 
 def _job_list(response: httpx.Response) -> JobList:
-    return JobList.model_validate(_checked(response).json())
+    return _parsed(response, JobList.model_validate)
 
 
 def _jobs(response: httpx.Response) -> builtins.list[Job]:
@@ -255,8 +280,7 @@ def _jobs(response: httpx.Response) -> builtins.list[Job]:
 
 
 def _kinds(response: httpx.Response) -> builtins.list[dict[str, Any]]:
-    kinds: builtins.list[dict[str, Any]] = _checked(response).json()["kinds"]
-    return kinds
+    return _parsed(response, lambda body: builtins.list(body["kinds"]))
 
 
 def _nothing(response: httpx.Response) -> None:

@@ -91,6 +91,9 @@ class Storage(Protocol):
     async def get_secret(self, name: str) -> str:
         """The server secret called ``name``, made (randomly, once) on first use."""
 
+    async def find_secret(self, name: str) -> str | None:
+        """The server secret called ``name``, if it has been made (never makes it)."""
+
     # ── webhooks ──────────────────────────────────────────────────────────
     async def list_webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
         """A job's webhook deliveries, oldest first."""

@@ -95,9 +95,12 @@ class SqlStorage:
     async def revoke_api_key(self, key_id: str) -> bool:
         return await self._write(keys_sql.revoke_api_key, key_id)
 
+    async def find_secret(self, name: str) -> str | None:
+        return await self._read(secrets_sql.find_secret, name)
+
     async def get_secret(self, name: str) -> str:
         # Read first: only the very first use needs the (single, on SQLite) writer.
-        found = await self._read(secrets_sql.find_secret, name)
+        found = await self.find_secret(name)
         if found is not None:
             return found
         return await self._write(secrets_sql.get_or_create_secret, name)
