@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help demo test lint typecheck pytest bench clean
 
@@ -18,7 +21,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ## set everything up and run the example app: live progress bars in the terminal
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP) lint typecheck pytest ## set everything up; run ruff, mypy and the whole test suite
+test: $(STAMP) $(CHROMIUM) lint typecheck pytest ## set everything up; run ruff, mypy and the whole test suite
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check src tests bench examples
@@ -27,8 +30,12 @@ lint: $(STAMP) ## ruff check and format check
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
 
-pytest: $(STAMP) ## the test suite
+pytest: $(STAMP) $(CHROMIUM) ## the test suite
 	$(BIN)/pytest
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y chromium
 
 bench: $(STAMP) ## throughput and latency figures (see docs/benchmarks.md)
 	$(BIN)/python bench/throughput.py

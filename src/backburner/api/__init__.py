@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ..app import Backburner
 from ..durations import parse_rate
@@ -53,4 +54,6 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     api.include_router(tick.router)
     api.include_router(tokens_router)
     api.include_router(webhooks.router)
+    # the browser client, /static/backburner.js (docs/browser.md)
+    api.mount("/static", StaticFiles(packages=[("backburner", "static")]), name="static")
     return api

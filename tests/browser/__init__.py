@@ -1,0 +1,1 @@
+"""The browser client, /static/backburner.js, in a real Chromium against a real server."""
