@@ -36,6 +36,7 @@ ENV_NAMES: dict[str, str] = {
     "webhook_allow": "BACKBURNER_WEBHOOK_ALLOW",
     "webhook_retry_delays_s": "BACKBURNER_WEBHOOK_RETRIES",
     "webhook_timeout_s": "BACKBURNER_WEBHOOK_TIMEOUT",
+    "cors_origins": "BACKBURNER_CORS_ORIGINS",
 }
 
 #: Standard Webhooks' suggested schedule: 8 attempts over about a day and a half.
@@ -88,6 +89,9 @@ class Settings(BaseModel):
     )
     #: How long one webhook POST may take.
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: Web origins (``https://app.example``) whose pages may call the API from the browser;
+    #: comma-separated in the variable, ``*`` for any. Empty: same origin only.
+    cors_origins: tuple[str, ...] = ()
 
     @field_validator("submit_rate_limit")
     @classmethod
@@ -96,10 +100,20 @@ class Settings(BaseModel):
             parse_rate(value, field="BACKBURNER_RATE_LIMIT")
         return value
 
-    @field_validator("webhook_allow", mode="before")
+    @field_validator("webhook_allow", "cors_origins", mode="before")
     @classmethod
-    def _allow_list(cls, value: Any) -> Any:
+    def _lists(cls, value: Any) -> Any:
         return _split(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"BACKBURNER_CORS_ORIGINS: {origin!r} is not an origin like https://app.example"
+                )
+        return tuple(origin.rstrip("/") for origin in origins)
 
     @field_validator("webhook_retry_delays_s", mode="before")
     @classmethod

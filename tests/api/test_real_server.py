@@ -167,3 +167,35 @@ def _deliveries_when_settled(url: str, auth: dict[str, str], job_id: str) -> lis
             return listed
         assert time.monotonic() < deadline, listed
         time.sleep(0.05)
+
+
+def test_an_sse_stream_resumes_after_a_drop_with_last_event_id(
+    server: tuple[str, dict[str, str]],
+) -> None:
+    url, auth = server
+    body = {"kind": "chapter", "input": {"entry": "resume me", "seconds": 1.5}}
+    job_id = httpx.post(f"{url}/v1/jobs", json=body, headers=auth).json()["id"]
+    stream = f"{url}/v1/jobs/{job_id}/events"
+    first = _sse_ids(stream, auth, stop_after=2)  # then the connection drops
+    assert first == [1, 2]
+    status = httpx.get(f"{url}/v1/jobs/{job_id}", headers=auth).json()["status"]
+    assert status in ("queued", "running")  # dropped while the job still runs
+    rest = _sse_ids(stream, {**auth, "Last-Event-ID": str(first[-1])})
+    assert rest == list(range(3, rest[-1] + 1)) and len(rest) >= 2  # no gap, no repeat
+    ended = httpx.get(f"{url}/v1/jobs/{job_id}", headers=auth).json()
+    assert ended["status"] == "succeeded"
+    again = httpx.get(stream, headers={**auth, "Last-Event-ID": str(rest[-1])})
+    assert again.status_code == 204  # finished, nothing after: EventSource stops
+
+
+def _sse_ids(url: str, headers: dict[str, str], stop_after: int = 100) -> list[int]:
+    """The ``id:`` of each event read, until the stream ends or ``stop_after`` events."""
+    ids: list[int] = []
+    with httpx.stream("GET", url, headers=headers, timeout=30) as response:
+        assert response.status_code == 200, response.read()
+        for line in response.iter_lines():
+            if line.startswith("id:"):
+                ids.append(int(line.removeprefix("id:").strip()))
+                if len(ids) >= stop_after:
+                    break
+    return ids

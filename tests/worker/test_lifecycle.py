@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -186,6 +188,29 @@ async def test_cancel_running_reaches_the_handler(app: bb.Backburner) -> None:
     assert done.status is S.CANCELED and stopped.is_set()
     types = [e.type for e in await app.events(job.id)]
     assert "cancel_requested" in types
+
+
+async def test_a_cancel_stops_a_running_job_within_seconds_whatever_the_lease(
+    tmp_path: Path,
+) -> None:
+    app = bb.Backburner(settings=bb.Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"))
+    started = asyncio.Event()
+
+    @app.task
+    async def long(ctx: bb.Context, data: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    job = await app.submit("long", {})
+    async with app.worker():  # the default 30 s lease: a heartbeat only every 10 s
+        await asyncio.wait_for(started.wait(), 10)
+        await app.cancel(job.id)
+        asked = time.monotonic()
+        done = await app.wait(job.id, timeout=20)
+        took = time.monotonic() - asked
+    assert done.status is S.CANCELED
+    assert took < 8, f"the cancel took {took:.1f}s: it waited for the 10 s heartbeat"
+    await app.close()
 
 
 async def test_manual_retry_requeues_the_same_row_with_its_input(app: bb.Backburner) -> None:

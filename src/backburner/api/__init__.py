@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from ..app import Backburner
@@ -47,6 +48,8 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     rate = app.settings.submit_rate_limit
     api.state.rate_limiter = RateLimiter(*parse_rate(rate)) if rate else None
     install_error_handlers(api)
+    if app.settings.cors_origins:
+        _allow_cross_origin(api, app.settings.cors_origins)
     api.include_router(system.router)
     api.include_router(metrics_router)
     api.include_router(jobs.router)
@@ -57,3 +60,21 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     # the browser client, /static/backburner.js (docs/browser.md)
     api.mount("/static", StaticFiles(packages=[("backburner", "static")]), name="static")
     return api
+
+
+def _allow_cross_origin(api: FastAPI, origins: tuple[str, ...]) -> None:
+    """Let pages on ``origins`` call the API: bearer credentials, so no cookies are allowed."""
+    api.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Prefer",
+            "Idempotency-Key",
+            "Last-Event-ID",
+        ],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )

@@ -125,6 +125,9 @@ class Storage(Protocol):
     async def extend_leases(self, leases: list[Lease], lease_s: float) -> LeaseReport:
         """Heartbeat: push back the expiry of leases still held; report lost ones and cancels."""
 
+    async def find_cancel_requests(self, job_ids: list[str]) -> set[str]:
+        """Which of these jobs a user asked to cancel (a read, for prompt cancels)."""
+
     async def update_progress(
         self, lease: Lease, progress: float | None, message: str | None
     ) -> None:

@@ -135,6 +135,11 @@ class SqlStorage:
             return LeaseReport()
         return await self._write(worker_queries.extend_leases, leases, lease_s)
 
+    async def find_cancel_requests(self, job_ids: list[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        return await self._read(worker_queries.find_cancel_requests, job_ids)
+
     async def update_progress(
         self, lease: Lease, progress: float | None, message: str | None
     ) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "claim_jobs",
     "expire_overdue_jobs",
     "extend_leases",
+    "find_cancel_requests",
     "finish_jobs",
     "load_steps",
     "prune_finished_jobs",
@@ -107,6 +108,16 @@ def extend_leases(
         lost=frozenset(lease.job_id for lease in leases if lease.job_id not in held),
         cancel_requested=frozenset(job_id for job_id, cancel in held.items() if cancel),
     )
+
+
+def find_cancel_requests(conn: Connection, d: SqlDialect, job_ids: list[str]) -> set[str]:
+    """Which of these jobs a user asked to cancel (a read: cheap to do often)."""
+    found: set[str] = set()
+    for start in range(0, len(job_ids), _CHUNK):
+        chunk = job_ids[start : start + _CHUNK]
+        stmt = sa.select(jobs.c.id).where(jobs.c.id.in_(chunk), jobs.c.cancel_requested)
+        found.update(conn.execute(stmt).scalars())
+    return found
 
 
 def _fence(lease: Lease) -> list[sa.ColumnElement[bool]]:

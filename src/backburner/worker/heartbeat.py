@@ -22,10 +22,14 @@ __all__ = ["Heartbeat"]
 log = logging.getLogger(__name__)
 
 _TICK_S = 0.2
+#: How often running jobs are checked for a cancel request, between heartbeats: a user who
+#: presses Cancel sees the job stop within about this long, whatever the lease.
+CANCEL_CHECK_S = 1.0
 
 
 class Heartbeat:
-    """Every ``lease_s / 3``: extend held leases, hand the report back to the worker."""
+    """Every ``lease_s / 3``: extend held leases, hand the report back to the worker; every
+    `CANCEL_CHECK_S` in between, look for cancel requests (a cheap read)."""
 
     def __init__(
         self,
@@ -57,15 +61,29 @@ class Heartbeat:
         storage = self._storage_factory()
         interval = self._lease_s / 3
         next_beat = time.monotonic() + interval
+        next_check = time.monotonic() + CANCEL_CHECK_S
         try:
             while not self._stop.is_set():
                 self._watch.check()
-                if time.monotonic() >= next_beat:
-                    next_beat = time.monotonic() + interval
+                now = time.monotonic()
+                if now >= next_beat:
+                    next_beat, next_check = now + interval, now + CANCEL_CHECK_S
                     await self._beat(storage)
+                elif now >= next_check:
+                    next_check = now + CANCEL_CHECK_S
+                    await self._check_cancels(storage)
                 await asyncio.sleep(_TICK_S)
         finally:
             await storage.close()
+
+    async def _check_cancels(self, storage: Storage) -> None:
+        job_ids = [lease.job_id for lease in self._leases()]
+        try:
+            canceled = await storage.find_cancel_requests(job_ids)
+        except StorageError:
+            return  # the next heartbeat reports it (and says why it failed)
+        if canceled:
+            self._on_report(LeaseReport(cancel_requested=frozenset(canceled)))
 
     async def _beat(self, storage: Storage) -> None:
         leases = self._leases()
