@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help demo test lint typecheck pytest bench clean
+.PHONY: help demo test lint typecheck pytest bench bench-http clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -39,6 +39,9 @@ $(CHROMIUM):
 
 bench: $(STAMP) ## throughput and latency figures (see docs/benchmarks.md)
 	$(BIN)/python bench/throughput.py
+
+bench-http: $(STAMP) ## HTTP figures: a real server under load (see docs/benchmarks.md)
+	$(BIN)/python bench/http.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -24,6 +25,7 @@ from ..app import Backburner
 from ..jobs import TERMINAL_STATUSES, Event
 from .auth import CallerDep, owned_job
 from .errors import ApiError
+from .fanout import Subscription, hub_for
 
 __all__ = ["PING_S", "frame", "router"]
 
@@ -83,30 +85,45 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
 
 
 async def _follow(
-    request: Request, read: Read, after: int, *, until_terminal: bool, alive: Alive | None = None
+    request: Request,
+    read: Read,
+    after: int,
+    subscription: AbstractAsyncContextManager[Subscription],
+    *,
+    until_terminal: bool,
+    alive: Alive | None = None,
 ) -> AsyncIterator[str]:
     """Frames of the events after ``after``, then of each new one, until the client leaves
-    (or, with ``until_terminal``, a terminal status event is sent, or ``alive`` says no)."""
-    storage = await _app(request).open()
+    (or, with ``until_terminal``, a terminal status event is sent, or ``alive`` says no).
+
+    The backlog comes from the database (``read``); new events from the process's
+    `EventHub`, subscribed to first so that nothing falls between the two.
+    """
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
-    while not await request.is_disconnected():
-        batch = await read(after)
-        for event_id, event in batch:
-            yield frame(event_id, event)
-            after = event_id
-            if until_terminal and _is_terminal(event):
-                return
-        if len(batch) >= _BATCH:
-            continue  # a long backlog: send the next page without waiting
-        if batch:
-            quiet_since = loop.time()
-        elif loop.time() - quiet_since >= PING_S:
-            if alive is not None and not await alive():
-                return
-            yield ": ping\n\n"
-            quiet_since = loop.time()
-        await storage.wait_for_change(min(_CHECK_S, PING_S))
+    async with subscription as sub:
+        delivered: list[tuple[int, Event]] | None = None  # None: read from the database
+        while not await request.is_disconnected():
+            batch = await read(after) if delivered is None else delivered
+            sent = False
+            for event_id, event in batch:
+                if event_id <= after:
+                    continue  # in the backlog read and delivered by the hub too
+                yield frame(event_id, event)
+                after, sent = event_id, True
+                if until_terminal and _is_terminal(event):
+                    return
+            if delivered is None and len(batch) >= _BATCH:
+                continue  # a long backlog: read the next page without waiting
+            if sent:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= PING_S:
+                if alive is not None and not await alive():
+                    return
+                yield ": ping\n\n"
+                quiet_since = loop.time()
+            await sub.wait(min(_CHECK_S, PING_S))
+            delivered = sub.take()
 
 
 def _stream(frames: AsyncIterator[str]) -> StreamingResponse:
@@ -136,7 +153,8 @@ async def job_events(
     async def alive() -> bool:
         return bool(await app.get_many([job_id]))
 
-    return _stream(_follow(request, read, start, until_terminal=True, alive=alive))
+    subscription = hub_for(app, request.app.state).job(job_id)
+    return _stream(_follow(request, read, start, subscription, until_terminal=True, alive=alive))
 
 
 @router.get("/v1/events", response_class=StreamingResponse, responses=_SSE)
@@ -160,4 +178,5 @@ async def scope_events(
     async def read(after_id: int) -> list[tuple[int, Event]]:
         return await app.scope_events(whose, scope, after_id=after_id, limit=_BATCH)
 
-    return _stream(_follow(request, read, start, until_terminal=False))
+    subscription = hub_for(app, request.app.state).scope(whose, scope)
+    return _stream(_follow(request, read, start, subscription, until_terminal=False))

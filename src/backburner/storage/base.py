@@ -76,6 +76,14 @@ class Storage(Protocol):
         """Up to ``limit`` events of the owner's jobs in ``scope`` with ``events.id`` after
         ``after_id``, in id order, as ``(events.id, event)``."""
 
+    async def event_feed(
+        self, after_id: int | None, limit: int = 500
+    ) -> tuple[int, list[tuple[int, str, str | None, Event]]]:
+        """Every job's events after ``events.id`` ``after_id`` (at most ``limit``, in id order)
+        as ``(id, owner, scope, event)``, with the id to pass next time; with ``None``, no
+        events and the newest id (where a live tail starts). One query for all the streams
+        of an API process (`backburner.api.fanout`)."""
+
     async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
         """Store a new API key's hash."""
 

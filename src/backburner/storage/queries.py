@@ -24,6 +24,7 @@ from .tables import events, idempotency_keys, jobs
 __all__ = [
     "cancel_job",
     "delete_job",
+    "event_feed",
     "get_job",
     "get_jobs",
     "insert_job",
@@ -308,6 +309,32 @@ def list_scope_events(
         .limit(limit)
     )
     return [(r["id"], row_to_event(r)) for r in conn.execute(stmt).mappings()]
+
+
+def event_feed(
+    conn: Connection, d: SqlDialect, after_id: int | None, limit: int
+) -> tuple[int, list[tuple[int, str, str | None, Event]]]:
+    """Every job's events after ``events.id`` ``after_id`` (at most ``limit``, in id order) as
+    ``(id, owner, scope, event)``, and the id to pass next time; with ``after_id=None``, no
+    events and the newest id: where a live tail starts.
+
+    "After the last id seen" misses nothing where commits come in id order, as SQLite's
+    single writer makes them (see `list_scope_events`); a backend whose transactions commit
+    out of id order needs another way to tail.
+    """
+    if after_id is None:
+        newest = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))
+        return int(conn.execute(newest).scalar_one()), []
+    stmt = (
+        sa.select(events, jobs.c.owner, jobs.c.scope)
+        .join(jobs, jobs.c.id == events.c.job_id)
+        .where(events.c.id > after_id)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    rows = conn.execute(stmt).mappings().all()
+    feed = [(r["id"], r["owner"], r["scope"], row_to_event(r)) for r in rows]
+    return (feed[-1][0] if feed else after_id), feed
 
 
 def _locked_row(conn: Connection, job_id: str) -> RowMapping:

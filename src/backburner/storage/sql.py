@@ -86,6 +86,11 @@ class SqlStorage:
     ) -> list[tuple[int, Event]]:
         return await self._read(queries.list_scope_events, owner, scope, after_id, limit)
 
+    async def event_feed(
+        self, after_id: int | None, limit: int = 500
+    ) -> tuple[int, list[tuple[int, str, str | None, Event]]]:
+        return await self._read(queries.event_feed, after_id, limit)
+
     async def insert_api_key(self, key: ApiKey, key_hash: str) -> None:
         await self._write(keys_sql.insert_api_key, key, key_hash)
 
