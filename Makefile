@@ -41,7 +41,7 @@ bench: $(STAMP) ## throughput and latency figures (see docs/benchmarks.md)
 	$(BIN)/python bench/throughput.py
 
 bench-http: $(STAMP) ## HTTP figures: a real server under load (see docs/benchmarks.md)
-	$(BIN)/python bench/http.py
+	$(BIN)/python bench/http_service.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

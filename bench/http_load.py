@@ -1,4 +1,4 @@
-"""The HTTP benchmark's load client, run by ``bench/http.py`` as a process of its own.
+"""The HTTP benchmark's load client, run by ``bench/http_service.py`` as a process of its own.
 
 It reads one JSON spec on stdin (``{"figure": "submit" | "get" | "sse", "port": …, "key": …,
 …}``) and prints one JSON result on stdout. It speaks HTTP/1.1 itself over asyncio streams,

@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Backburner"]
 
+#: How long a found API key is trusted without looking it up again.
+KEY_CACHE_S = 5.0
+_KEY_CACHE_SIZE = 10_000
+
 #: The server secret webhook signing secrets are derived from.
 WEBHOOK_SECRET_NAME = "webhook_signing"
 
@@ -70,6 +74,8 @@ class Backburner:
         self._storage: Storage | None = None
         self._lock = threading.Lock()
         self._metrics: JobMetrics | None = None
+        #: Keys recently found, by hash: ``(valid until, key)``.
+        self._keys: dict[str, tuple[float, ApiKey]] = {}
 
     # ── kinds ─────────────────────────────────────────────────────────────
     @overload
@@ -299,11 +305,24 @@ class Backburner:
         return key_id, key
 
     async def authenticate(self, key: str) -> ApiKey | None:
-        """The unrevoked API key ``key`` is, or ``None``."""
-        return await (await self.open()).find_api_key(hash_key(key))
+        """The unrevoked API key ``key`` is, or ``None``. A key found is remembered for
+        `KEY_CACHE_S` (every request looks its key up): revoking it in another process takes
+        effect here within that time; in this process, at once."""
+        key_hash = hash_key(key)
+        now = time.monotonic()
+        cached = self._keys.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await (await self.open()).find_api_key(key_hash)
+        if found is not None:
+            if len(self._keys) >= _KEY_CACHE_SIZE:
+                self._keys.clear()
+            self._keys[key_hash] = (now + KEY_CACHE_S, found)
+        return found
 
     async def revoke_api_key(self, key_id: str) -> None:
         """Revoke a key by its id; `InvalidInput` when there is no such (unrevoked) key."""
+        self._keys.clear()
         if not await (await self.open()).revoke_api_key(key_id):
             raise InvalidInput(f"key_id: no unrevoked API key with id {key_id!r}")
 

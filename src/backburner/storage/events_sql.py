@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,13 +16,20 @@ __all__ = ["append_events", "update_job_logged"]
 
 
 def append_events(
-    conn: Connection, d: SqlDialect, rows: list[tuple[str, int, str, dict[str, Any]]]
+    conn: Connection,
+    d: SqlDialect,
+    rows: list[tuple[str, int, str, dict[str, Any]]],
+    hooked: Collection[str] | None = None,
 ) -> None:
     """Insert ``(job_id, seq, type, data)`` events in one round trip (the dialect's own), and
-    the webhook deliveries they call for, in the same transaction."""
+    the webhook deliveries they call for, in the same transaction.
+
+    ``hooked``: which of these jobs have a webhook, when the caller knows (it read the rows);
+    then jobs without one cost no query at all.
+    """
     if rows:
         d.insert_events(conn, rows)
-        enqueue_deliveries(conn, d, rows)
+        enqueue_deliveries(conn, d, rows, hooked)
 
 
 def update_job_logged(
@@ -45,5 +52,6 @@ def update_job_logged(
     )
     row = conn.execute(stmt).mappings().first()
     if row is not None:
-        append_events(conn, d, [(row["id"], row["event_seq"], event[0], event[1])])
+        hooked = [row["id"]] if row["webhook"] is not None else []
+        append_events(conn, d, [(row["id"], row["event_seq"], event[0], event[1])], hooked)
     return row

@@ -23,12 +23,15 @@ def insert_api_key(conn: Connection, d: SqlDialect, key: ApiKey, key_hash: str) 
 
 def find_api_key(conn: Connection, d: SqlDialect, key_hash: str) -> ApiKey | None:
     """The unrevoked key with this hash."""
-    row = conn.execute(
-        sa.select(api_keys.c.id, api_keys.c.owner, api_keys.c.admin).where(
-            api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
-        )
-    ).first()
+    row = conn.execute(_FIND, {"key_hash": key_hash}).first()
     return None if row is None else ApiKey(id=row.id, owner=row.owner, admin=bool(row.admin))
+
+
+# Built once: every API request looks its key up, and building the statement costs more
+# than running it.
+_FIND = sa.select(api_keys.c.id, api_keys.c.owner, api_keys.c.admin).where(
+    api_keys.c.key_hash == sa.bindparam("key_hash"), api_keys.c.revoked_at.is_(None)
+)
 
 
 def revoke_api_key(conn: Connection, d: SqlDialect, key_id: str) -> bool:

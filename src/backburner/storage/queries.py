@@ -112,7 +112,8 @@ def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
         "webhook": None if new.webhook is None else new.webhook.model_dump(mode="json"),
     }
     row = conn.execute(_insert_statement(d), params).mappings().one()
-    append_events(conn, d, [(new.id, 1, "status", {"status": "queued", "reason": "submitted"})])
+    event = (new.id, 1, "status", {"status": "queued", "reason": "submitted"})
+    append_events(conn, d, [event], [new.id] if new.webhook is not None else [])
     return row_to_job(row)
 
 
@@ -176,8 +177,11 @@ def _find_deduplicated(conn: Connection, new: NewJob) -> RowMapping | None:
 
 def get_job(conn: Connection, d: SqlDialect, job_id: str) -> Job | None:
     """One job by id."""
-    row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().first()
+    row = conn.execute(_GET, {"job_id": job_id}).mappings().first()
     return None if row is None else row_to_job(row)
+
+
+_GET = sa.select(jobs).where(jobs.c.id == sa.bindparam("job_id"))  # built once: the hot read
 
 
 def get_jobs(conn: Connection, d: SqlDialect, job_ids: list[str]) -> list[Job]:

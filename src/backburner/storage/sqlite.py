@@ -1,7 +1,8 @@
 """SQLite, the embedded default: one file, WAL, every write in ``BEGIN IMMEDIATE``.
 
 SQLite allows one writer at a time. Each process funnels its writes through one writer
-thread (so its own writes never contend with each other) and takes the write lock up front
+thread (so its own writes never contend with each other; those that queue meanwhile are
+committed together, see `group_commit`) and takes the write lock up front
 with ``BEGIN IMMEDIATE`` (so a transaction never has to upgrade a read lock, the case
 ``busy_timeout`` cannot help). Reads run in a small pool: in WAL mode readers never block
 the writer nor each other. Several processes on one file contend only for the write lock,
@@ -33,7 +34,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..config import Settings
 from ..errors import ConfigError, StorageError
 from ..jobs import JobStatus
-from . import migrate
+from . import migrate, queries, worker_queries
+from .group_commit import GroupCommitter
 from .records import ClaimRequest
 from .sql import SqlStorage
 from .tables import jobs
@@ -49,6 +51,19 @@ _INSERT_EVENTS = (
     f"INSERT INTO events (job_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, {_NOW_SQL})"
 )
 _BUSY_RETRY_FOR_S = 60.0
+#: Small writes that share transactions when they queue together (submits from many API
+#: requests, progress from many handlers); the rest (claims, finishes) are batches already.
+_SHARED = frozenset(
+    {
+        queries.insert_job,
+        queries.cancel_job,
+        queries.retry_job,
+        queries.delete_job,
+        worker_queries.update_progress,
+        worker_queries.set_partial,
+        worker_queries.save_step,
+    }
+)
 _READERS = 4
 
 
@@ -137,7 +152,9 @@ class SqliteStorage(SqlStorage):
         self._settings = settings
         self._write_engine = self._engine("BEGIN IMMEDIATE", pool_size=1)
         self._read_engine = self._engine("BEGIN", pool_size=_READERS)
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="bb-sqlite-write")
+        self._writer = GroupCommitter(
+            lambda unit, args: self._transact(self._write_engine, unit, args), "bb-sqlite-write"
+        )
         self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="bb-sqlite-read")
         self._watcher = ChangeWatcher(self.path, settings.poll_interval_s)
         self._open_lock = threading.Lock()
@@ -176,7 +193,7 @@ class SqliteStorage(SqlStorage):
             return
         with self._open_lock:
             if self._opening is None:
-                self._opening = self._writer.submit(
+                self._opening = self._writer.run_alone(
                     self._transact, self._write_engine, _migrate_unit, ()
                 )
             opening = self._opening
@@ -193,7 +210,7 @@ class SqliteStorage(SqlStorage):
 
     async def close(self) -> None:
         self._watcher.close()
-        self._writer.shutdown(wait=True)
+        self._writer.shutdown()
         self._readers.shutdown(wait=True)
         self._write_engine.dispose()
         self._read_engine.dispose()
@@ -206,10 +223,11 @@ class SqliteStorage(SqlStorage):
         return result
 
     async def _write(self, unit: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        result, changed = await loop.run_in_executor(
-            self._writer, self._transact, self._write_engine, unit, args
+        alone = unit not in _SHARED
+        outcome: tuple[T, bool] = await asyncio.wrap_future(
+            self._writer.submit(unit, args, alone=alone)
         )
+        result, changed = outcome
         if changed:  # an empty claim must not wake the claim loop that made it: it would spin
             self._watcher.poke()
         return result

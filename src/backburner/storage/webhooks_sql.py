@@ -8,7 +8,7 @@ past their timeout: a sender that dies mid-POST leaves it due again (at-least-on
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +44,18 @@ class DeliveryResult:
 
 
 def enqueue_deliveries(
-    conn: Connection, d: SqlDialect, rows: Sequence[tuple[str, int, str, dict[str, Any]]]
+    conn: Connection,
+    d: SqlDialect,
+    rows: Sequence[tuple[str, int, str, dict[str, Any]]],
+    hooked: Collection[str] | None = None,
 ) -> None:
-    """Queue a delivery for each status event whose job has a webhook that wants it."""
-    changes = [(job_id, data.get("status")) for job_id, _, kind, data in rows if kind == "status"]
+    """Queue a delivery for each status event whose job has a webhook that wants it;
+    ``hooked`` (when known) names the jobs that have one, sparing the look-up for the rest."""
+    changes = [
+        (job_id, data.get("status"))
+        for job_id, _, kind, data in rows
+        if kind == "status" and (hooked is None or job_id in hooked)
+    ]
     if not changes:
         return
     stmt = sa.select(jobs).where(

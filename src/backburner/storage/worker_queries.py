@@ -82,6 +82,7 @@ def claim_jobs(
             )
             for r in rows
         ],
+        [r["id"] for r in rows if r["webhook"] is not None],
     )
     return [Claim(row_to_job(r), Lease(r["id"], token), r["lease_expiries"]) for r in rows]
 
@@ -171,7 +172,7 @@ def finish_jobs(conn: Connection, d: SqlDialect, outcomes: list[Outcome]) -> lis
     ``executemany`` per outcome shape and the events as one insert, so a batch of a hundred
     finished jobs costs a handful of statements, not two hundred.
     """
-    held = _held_leases(conn, [o.lease for o in outcomes])
+    held, hooked = _held_leases(conn, [o.lease for o in outcomes])
     shapes: dict[tuple[JobStatus, bool, bool], list[dict[str, Any]]] = {}
     logged: list[tuple[str, int, str, dict[str, Any]]] = []
     for outcome in outcomes:
@@ -183,23 +184,30 @@ def finish_jobs(conn: Connection, d: SqlDialect, outcomes: list[Outcome]) -> lis
             logged.append((outcome.lease.job_id, seq + 1, "status", data))
     for shape, rows in shapes.items():
         conn.execute(_finish_statement(d, *shape), rows)
-    append_events(conn, d, logged)
+    append_events(conn, d, logged, hooked)
     return [o.lease.job_id in held for o in outcomes]
 
 
-def _held_leases(conn: Connection, leases: list[Lease]) -> dict[str, int]:
-    """``{job_id: event_seq}`` for the leases that still hold, rows locked until commit."""
+def _held_leases(conn: Connection, leases: list[Lease]) -> tuple[dict[str, int], set[str]]:
+    """``{job_id: event_seq}`` for the leases that still hold, rows locked until commit, and
+    which of those jobs have a webhook."""
     tokens = {lease.job_id: lease.token for lease in leases}
     held: dict[str, int] = {}
+    hooked: set[str] = set()
     ids = list(tokens)
     for start in range(0, len(ids), _CHUNK):
-        rows = conn.execute(_HELD, {"ids": ids[start : start + _CHUNK]})
-        held.update((r.id, r.event_seq) for r in rows if r.lease_token == tokens[r.id])
-    return held
+        for r in conn.execute(_HELD, {"ids": ids[start : start + _CHUNK]}):
+            if r.lease_token == tokens[r.id]:
+                held[r.id] = r.event_seq
+                if r.hooked:
+                    hooked.add(r.id)
+    return held, hooked
 
 
 _HELD = (
-    sa.select(jobs.c.id, jobs.c.lease_token, jobs.c.event_seq)
+    sa.select(
+        jobs.c.id, jobs.c.lease_token, jobs.c.event_seq, jobs.c.webhook.is_not(None).label("hooked")
+    )
     .where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)), jobs.c.status == _RUNNING)
     .with_for_update()
 )

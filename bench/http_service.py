@@ -1,9 +1,9 @@
 """The HTTP service under load: a real ``backburner serve`` process on a loopback port.
 
 ```
-.venv/bin/python bench/http.py             # the full run (about two minutes)
-.venv/bin/python bench/http.py --quick     # a smoke run (a few seconds): does it still work?
-.venv/bin/python bench/http.py --only sse --watchers 200
+.venv/bin/python bench/http_service.py          # the full run (about two minutes)
+.venv/bin/python bench/http_service.py --quick  # a smoke run (a few seconds): does it still work?
+.venv/bin/python bench/http_service.py --only sse --watchers 200
 ```
 
 Figures, each server on a fresh SQLite file in a temporary directory, started with
@@ -28,7 +28,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as `python bench/http.py`, this file's directory comes first on sys.path, where this
+# Run as `python bench/http_service.py`, this file's directory comes first on sys.path, where this
 # file would stand in for the standard library's `http` package: take it off.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
