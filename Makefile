@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help demo test lint typecheck pytest bench bench-http clean
+.PHONY: help demo test lint typecheck pytest postgres bench bench-http clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -30,8 +30,12 @@ lint: $(STAMP) ## ruff check and format check
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
 
-pytest: $(STAMP) $(CHROMIUM) ## the test suite
+pytest: $(STAMP) $(CHROMIUM) postgres ## the test suite (SQLite and PostgreSQL)
 	$(BIN)/pytest
+
+postgres: ## start this machine's PostgreSQL if it is installed and down (the tests use it)
+	@if [ -d /etc/postgresql ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true; fi
 
 $(CHROMIUM):
 	$(SUDO) apt-get update

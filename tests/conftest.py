@@ -1,21 +1,148 @@
-"""Shared fixtures: a fresh SQLite file per test, apps on it, and waiting on state."""
+"""Shared fixtures: a fresh database per test on each backend, apps on it, waiting on state.
+
+Every test that uses `db_url` (directly, or through `settings` or `app`) runs twice: on a
+SQLite file of its own (``[sqlite]``) and in a PostgreSQL schema of its own, dropped
+afterwards (``[postgresql]``, marked ``postgresql``: ``-m "not postgresql"`` leaves them out).
+A test that depends on SQLite itself is marked ``sqlite_only``; the suites under
+`SQLITE_ONLY_DIRS` are SQLite-only as a whole.
+
+PostgreSQL is ``BACKBURNER_TEST_POSTGRES_URL`` (default: the server on this machine). When it
+cannot be reached the PostgreSQL tests are skipped, saying why — except in CI (``CI=true``),
+where that fails them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+import sqlalchemy as sa
 
 import backburner as bb
+from backburner.storage.postgres import engine_url
+
+POSTGRES_URL = os.environ.get(
+    "BACKBURNER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+#: Whole suites that stay on SQLite: real worker processes frozen around SQLite's write lock
+#: (acceptance), the command line (backend-neutral, and slow: a process per command), and
+#: the browser client.
+SQLITE_ONLY_DIRS = ("acceptance", "cli", "browser")
+_TESTS = Path(__file__).parent
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses `db_url` on both backends (SQLite alone where it must)."""
+    if "db_url" not in metafunc.fixturenames:
+        return
+    path = Path(metafunc.definition.path)
+    sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None or any(
+        path.is_relative_to(_TESTS / name) for name in SQLITE_ONLY_DIRS
+    )
+    backends: list[object] = ["sqlite"]
+    if not sqlite_only:
+        backends.append(pytest.param("postgresql", marks=pytest.mark.postgresql))
+    metafunc.parametrize("db_url", backends, indirect=True)
+
+
+@functools.cache
+def _postgres_unreachable() -> str | None:
+    """Why the test server cannot be used, or ``None`` when it can (asked once per run)."""
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        return f"PostgreSQL at {POSTGRES_URL} is unreachable ({reason})"
+
+
+def admin_sql(sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (``%s`` parameters) on the PostgreSQL test server, outside any test schema."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A SQLite URL for a file of this test's own."""
-    return f"sqlite:///{tmp_path / 'bb.db'}"
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own: a SQLite file, or a PostgreSQL schema (`pg_url`)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bb.db'}"
+    else:
+        yield from _postgres_schema()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL schema of this test's own, for tests of the PostgreSQL backend itself."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
+    """A URL naming a fresh schema (made by the first open, dropped afterwards). Its
+    connections carry the schema's name, so one the test leaves open is found, closed, and
+    fails the test."""
+    reason = _postgres_unreachable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI needs it")
+        pytest.skip(f"{reason}; set BACKBURNER_TEST_POSTGRES_URL to test on PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}schema={schema}&application_name={schema}"
+    leaked = _open_connections(schema)
+    if leaked:
+        admin_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)", leaked
+        )
+    admin_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    assert not leaked, f"the test left {len(leaked)} PostgreSQL connections open"
+
+
+def _open_connections(application_name: str, wait_s: float = 3.0) -> list[object]:
+    """The server processes still serving connections by that name. A closed connection's
+    process lingers a moment after the client has gone: give it ``wait_s`` to exit."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        pids = [
+            row[0]
+            for row in admin_sql(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s", application_name
+            )
+        ]
+        if not pids or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.02)
+
+
+def run_sql(db_url: str, statement: str, **params: object) -> list[sa.Row[Any]]:
+    """Run one statement (``:name`` parameters) on a test database directly, on either
+    backend, and commit; its rows, if it returns any."""
+    if db_url.startswith("sqlite"):
+        engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    else:
+        url, schema = engine_url(db_url)
+        options = {"options": f"-c search_path={schema}"} if schema else {}
+        engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=options)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(sa.text(statement), params)
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def count_rows(db_url: str, table: str = "jobs") -> int:
+    """How many rows ``table`` holds in a test database."""
+    return int(run_sql(db_url, f"SELECT COUNT(*) FROM {table}")[0][0])
 
 
 @pytest.fixture

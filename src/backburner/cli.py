@@ -28,6 +28,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 
 from .app import Backburner
@@ -191,7 +192,8 @@ def db_upgrade(database_url: DatabaseUrlOpt = None) -> None:
 
     async def work(app: Backburner) -> None:
         await app.open()
-        typer.echo(f"database is up to date: {app.settings.database_url}")
+        url = sa.make_url(app.settings.database_url).render_as_string(hide_password=True)
+        typer.echo(f"database is up to date: {url}")
 
     run(work, database_url=database_url)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -37,7 +39,15 @@ ENV_NAMES: dict[str, str] = {
     "webhook_retry_delays_s": "BACKBURNER_WEBHOOK_RETRIES",
     "webhook_timeout_s": "BACKBURNER_WEBHOOK_TIMEOUT",
     "cors_origins": "BACKBURNER_CORS_ORIGINS",
+    "pool_size": "BACKBURNER_POOL_SIZE",
 }
+
+#: URL schemes of the backends (``postgresql+psycopg`` is SQLAlchemy's name for psycopg 3).
+SQLITE_SCHEMES = frozenset({"sqlite"})
+POSTGRES_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+#: A PostgreSQL schema name as ``?schema=`` accepts it: unquoted, so it means the same to
+#: every tool, and short enough for the notification channel named after it.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 
 #: Standard Webhooks' suggested schedule: 8 attempts over about a day and a half.
 DEFAULT_WEBHOOK_RETRIES = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
@@ -54,7 +64,8 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    #: ``sqlite:///path.db`` (the default) — PostgreSQL arrives with its backend.
+    #: ``sqlite:///path.db`` (the default) or ``postgresql://user:password@host/db`` (add
+    #: ``?schema=name`` to keep backburner's tables in a schema of their own).
     database_url: str = DEFAULT_DATABASE_URL
     #: How long a worker's claim on a running job lasts without a heartbeat.
     lease_s: float = Field(default=30.0, gt=0)
@@ -92,6 +103,9 @@ class Settings(BaseModel):
     #: Web origins (``https://app.example``) whose pages may call the API from the browser;
     #: comma-separated in the variable, ``*`` for any. Empty: same origin only.
     cors_origins: tuple[str, ...] = ()
+    #: PostgreSQL: connections each process keeps for its queries (plus one that listens
+    #: for changes, and a worker's heartbeat connection). Not used by SQLite.
+    pool_size: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("submit_rate_limit")
     @classmethod
@@ -130,11 +144,13 @@ class Settings(BaseModel):
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         scheme = value.split(":", 1)[0].lower() if ":" in value else ""
-        if scheme not in {"sqlite"}:
+        if scheme not in SQLITE_SCHEMES | POSTGRES_SCHEMES:
             raise UnsupportedDatabase(
                 f"BACKBURNER_DATABASE_URL: unsupported scheme {scheme or value!r}; "
-                "use sqlite:///path/to/file.db"
+                "use sqlite:///path/to/file.db or postgresql://user@host/database"
             )
+        if scheme in POSTGRES_SCHEMES:
+            _check_schema(value)
         return value
 
     @property
@@ -164,6 +180,16 @@ class Settings(BaseModel):
             first = exc.errors()[0]
             name = str(first["loc"][0]) if first["loc"] else "settings"
             raise ConfigError(f"{ENV_NAMES.get(name, name)}: {first['msg']}") from None
+
+
+def _check_schema(url: str) -> None:
+    """A PostgreSQL URL's ``?schema=`` must be one plain, lower-case name."""
+    names = parse_qs(urlsplit(url).query, keep_blank_values=True).get("schema")
+    if names is not None and (len(names) != 1 or not _SCHEMA_NAME.fullmatch(names[0])):
+        raise ConfigError(
+            f"BACKBURNER_DATABASE_URL: schema={','.join(names)!r} must be one name of lower-case "
+            "letters, digits and underscores (at most 48), not starting with a digit"
+        )
 
 
 def _split(value: Any) -> Any:

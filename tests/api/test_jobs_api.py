@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx
 
 import backburner as bb
 from tests.api.conftest import Keys
+from tests.conftest import count_rows
 
 
 def rows(app: bb.Backburner) -> int:
-    path = app.settings.database_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    return count_rows(app.settings.database_url)
 
 
 def assert_problem(response: httpx.Response, status: int, detail_part: str) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +18,9 @@ STORY = {"kind": "story", "input": {"prompt": "a dragon"}}
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> bb.Settings:
+def settings(db_url: str) -> bb.Settings:
     return bb.Settings(
-        database_url=f"sqlite:///{tmp_path / 'bb.db'}",
+        database_url=db_url,
         lease_s=2.0,
         webhook_allow=("127.0.0.0/8",),
         webhook_retry_delays_s=(0.05,),

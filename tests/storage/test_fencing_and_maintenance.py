@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
 
 import backburner as bb
 from backburner.storage import ClaimRequest, Lease, Outcome, Storage
+from tests.conftest import run_sql
 
 S = bb.JobStatus
 
@@ -113,18 +113,14 @@ async def test_prune_removes_only_old_finished_jobs(registered: bb.Backburner, d
     active = await app.submit("k", {})
     await app.cancel(old.id)
     await app.cancel(fresh.id)
-    path = db_url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:  # age one finished job by 2 hours
-        conn.execute("UPDATE jobs SET finished_at = finished_at - 7200 WHERE id = ?", (old.id,))
+    # age one finished job by 2 hours
+    run_sql(db_url, "UPDATE jobs SET finished_at = finished_at - 7200 WHERE id = :id", id=old.id)
     storage: Storage = await app.open()
     report = await storage.run_maintenance(retention_s=3600, limit=100)
     assert report.pruned == 1
     remaining = {j.id for j in (await app.list()).jobs}
     assert remaining == {fresh.id, active.id}
-    with sqlite3.connect(path) as conn:
-        assert conn.execute(
-            "SELECT COUNT(*) FROM events WHERE job_id = ?", (old.id,)
-        ).fetchone() == (0,)
+    assert run_sql(db_url, "SELECT COUNT(*) FROM events WHERE job_id = :id", id=old.id)[0][0] == 0
 
 
 async def test_release_does_not_spend_the_attempt(registered: bb.Backburner) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
 
 import backburner as bb
+from tests.conftest import count_rows
 
 S = bb.JobStatus
 
@@ -30,11 +30,6 @@ def kinds(app: bb.Backburner) -> bb.Backburner:
         return "https://img/" + str(data["character"])
 
     return app
-
-
-def count_rows(db_url: str, table: str = "jobs") -> int:
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
-        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 async def test_input_is_validated_and_stored_as_json(kinds: bb.Backburner) -> None:

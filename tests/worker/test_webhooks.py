@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 import backburner as bb
 from backburner.webhooks import verify
-from tests.conftest import eventually, wait_status
+from tests.conftest import count_rows, eventually, wait_status
 from tests.receiver import Received, receiving
 
 
-def webhook_app(tmp_path: Path, **settings: Any) -> bb.Backburner:
+def webhook_app(db_url: str, **settings: Any) -> bb.Backburner:
     app = bb.Backburner(
         settings=bb.Settings(
             **{
-                "database_url": f"sqlite:///{tmp_path / 'hooks.db'}",
+                "database_url": db_url,
                 "webhook_allow": ("127.0.0.0/8",),
                 "webhook_retry_delays_s": (0.05, 0.05, 0.05),
                 "webhook_timeout_s": 2.0,
@@ -47,8 +45,8 @@ async def deliveries_settled(app: bb.Backburner, job_id: str, count: int) -> lis
     return await app.webhook_deliveries(job_id)
 
 
-async def test_a_receiver_failing_twice_gets_the_delivery_on_the_third_try(tmp_path: Path) -> None:
-    app = webhook_app(tmp_path)
+async def test_a_receiver_failing_twice_gets_the_delivery_on_the_third_try(db_url: str) -> None:
+    app = webhook_app(db_url)
     with receiving([500, 503]) as receiver:
         async with app.worker():
             job = await app.submit(
@@ -72,8 +70,8 @@ async def test_a_receiver_failing_twice_gets_the_delivery_on_the_third_try(tmp_p
     await app.close()
 
 
-async def test_only_the_chosen_events_are_sent_each_as_it_happened(tmp_path: Path) -> None:
-    app = webhook_app(tmp_path)
+async def test_only_the_chosen_events_are_sent_each_as_it_happened(db_url: str) -> None:
+    app = webhook_app(db_url)
     with receiving() as receiver:
         async with app.worker():
             spec = bb.Webhook(url=receiver.url, events=["queued", "running", "failed"])
@@ -102,9 +100,9 @@ async def test_only_the_chosen_events_are_sent_each_as_it_happened(tmp_path: Pat
 
 
 async def test_a_delivery_is_given_up_after_the_schedule_with_the_last_error(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
-    app = webhook_app(tmp_path)
+    app = webhook_app(db_url)
     with receiving([500, 500, 500, 500, 500]) as receiver:
         async with app.worker():
             job = await app.submit("echo", {}, owner="alice", webhook={"url": receiver.url})
@@ -117,8 +115,8 @@ async def test_a_delivery_is_given_up_after_the_schedule_with_the_last_error(
     await app.close()
 
 
-async def test_an_unreachable_receiver_is_retried_and_recorded(tmp_path: Path) -> None:
-    app = webhook_app(tmp_path, webhook_retry_delays_s=(0.05,))
+async def test_an_unreachable_receiver_is_retried_and_recorded(db_url: str) -> None:
+    app = webhook_app(db_url, webhook_retry_delays_s=(0.05,))
     with receiving() as receiver:
         url = receiver.url
     async with app.worker():  # the receiver has gone: connections are refused
@@ -131,9 +129,9 @@ async def test_an_unreachable_receiver_is_retried_and_recorded(tmp_path: Path) -
 
 
 async def test_the_delivery_is_written_with_the_job_change_even_with_no_sender(
-    tmp_path: Path,
+    db_url: str,
 ) -> None:
-    app = webhook_app(tmp_path)
+    app = webhook_app(db_url)
     with receiving() as receiver:
         job = await app.submit("echo", {}, owner="alice", webhook={"url": receiver.url})
         await app.cancel(job.id)  # the change commits its delivery in the same transaction
@@ -147,15 +145,12 @@ async def test_the_delivery_is_written_with_the_job_change_even_with_no_sender(
     await app.close()
 
 
-async def test_deleting_a_job_drops_its_deliveries(tmp_path: Path) -> None:
-    app = webhook_app(tmp_path)
+async def test_deleting_a_job_drops_its_deliveries(db_url: str) -> None:
+    app = webhook_app(db_url)
     job = await app.submit("echo", {}, owner="alice", webhook={"url": "http://127.0.0.1:9/h"})
     await app.cancel(job.id)
     await app.delete(job.id)
-    engine = sa.create_engine(app.settings.database_url)
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM webhook_deliveries")).scalar() == 0
-    engine.dispose()
+    assert count_rows(db_url, "webhook_deliveries") == 0
     await app.close()
 
 
@@ -172,9 +167,9 @@ async def test_deleting_a_job_drops_its_deliveries(tmp_path: Path) -> None:
     ],
 )
 async def test_bad_webhooks_are_refused_naming_the_field_and_store_nothing(
-    tmp_path: Path, webhook: dict[str, Any], field: str, message: str
+    db_url: str, webhook: dict[str, Any], field: str, message: str
 ) -> None:
-    app = webhook_app(tmp_path, webhook_allow=())
+    app = webhook_app(db_url, webhook_allow=())
     with pytest.raises(bb.InputValidationError) as caught:
         await app.submit("echo", {}, owner="alice", webhook=webhook)
     assert f"{field.split('.')[0]}" in str(caught.value)
@@ -189,8 +184,8 @@ def _types(received: list[Received]) -> list[str]:
     return [json.loads(r.body)["type"] for r in received]
 
 
-async def test_a_retried_job_reports_its_new_ending_too(tmp_path: Path) -> None:
-    app = webhook_app(tmp_path)
+async def test_a_retried_job_reports_its_new_ending_too(db_url: str) -> None:
+    app = webhook_app(db_url)
     with receiving() as receiver:
         async with app.worker():
             job = await app.submit(
@@ -205,8 +200,8 @@ async def test_a_retried_job_reports_its_new_ending_too(tmp_path: Path) -> None:
     await app.close()
 
 
-async def test_a_burst_worker_sends_its_jobs_webhooks_before_it_returns(tmp_path: Path) -> None:
-    app = webhook_app(tmp_path)
+async def test_a_burst_worker_sends_its_jobs_webhooks_before_it_returns(db_url: str) -> None:
+    app = webhook_app(db_url)
     with receiving() as receiver:
         job = await app.submit("echo", {}, owner="alice", webhook={"url": receiver.url})
         await app.worker(burst=True).run()  # a tick: runs what is runnable, then ends

@@ -319,6 +319,9 @@ class Worker:
         finisher.close()
         await asyncio.wait([helpers[0]], timeout=10)  # flush outcomes while the db answers
         if self.burst and not self._immediate:  # a tick: send what its jobs' endings made
+            # The sender ends its round in flight first (stop is set): a delivery it has
+            # claimed would otherwise wait out its lease.
+            await asyncio.wait([helpers[2]], timeout=self.settings.webhook_timeout_s + 1)
             with contextlib.suppress(StorageError):
                 await sender.drain()
         for task in helpers:
