@@ -300,3 +300,56 @@ def test_a_test_marked_sqlite_only_gets_sqlite_alone(
 ) -> None:
     assert db_url.startswith("sqlite:///")
     assert request.node.name.endswith("[sqlite]")
+
+
+@pg
+async def test_maintenance_runs_on_one_node_while_another_holds_its_locks(
+    pg_url: str, app: bb.Backburner, nodes: list[Storage]
+) -> None:
+    from backburner.storage import postgres
+
+    holder, other = await app.open(), nodes[0]
+    assert isinstance(holder, PostgresStorage)
+    lost = await app.submit("k", {})
+    [claim] = await other.claim_jobs("w", [ClaimRequest(("k",), 1)], 0.05, 1)
+    assert claim.job.id == lost.id
+    overdue = await app.submit("k", {})
+    run_sql(pg_url, "UPDATE jobs SET expire_at = expire_at - 1e6 WHERE id = :id", id=overdue.id)
+    old = await app.cancel((await app.submit("k", {})).id)
+    run_sql(pg_url, "UPDATE jobs SET finished_at = finished_at - 1e6 WHERE id = :id", id=old.id)
+    await asyncio.sleep(0.2)  # the lease ran out
+    key = postgres._MAINTENANCE_KEY.format(holder.schema)
+    locked, release = threading.Event(), threading.Event()
+
+    def mid_pass(conn: sa.Connection, _d: object) -> list[bool]:
+        """A node in the middle of a pass: every duty's lock held until ``release``."""
+        taken = [
+            bool(
+                conn.execute(
+                    sa.text(postgres._MAINTENANCE_LOCK), {"key": key, "duty": duty}
+                ).scalar()
+            )
+            for duty in postgres._MAINTENANCE_DUTIES
+        ]
+        locked.set()
+        release.wait(10)
+        return taken
+
+    holding = asyncio.ensure_future(holder._write(mid_pass))
+    try:
+        assert await asyncio.to_thread(locked.wait, 10)
+        report = await other.run_maintenance(retention_s=3600, limit=100)
+        assert (report.reclaimed, report.expired, report.pruned) == (0, 0, 0)
+        # (read on `other`: the holder's connections wait on its blocked transaction)
+        assert [j.status for j in await other.get_jobs([lost.id, overdue.id, old.id])] == [
+            S.RUNNING,
+            S.QUEUED,
+            S.CANCELED,
+        ]
+    finally:
+        release.set()
+    assert await holding == [True, True, True]
+    report = await other.run_maintenance(retention_s=3600, limit=100)  # released: it runs
+    assert (report.reclaimed, report.expired, report.pruned) == (1, 1, 1)
+    jobs = await app.get_many([lost.id, overdue.id, old.id])
+    assert [(j.id, j.status) for j in jobs] == [(lost.id, S.QUEUED), (overdue.id, S.FAILED)]

@@ -3,17 +3,18 @@ authorise, then the same calls the Python API makes."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from ..app import Backburner
-from ..errors import JobTimeout
 from ..jobs import Job, JobStatus
 from .auth import CallerDep, owned_job
 from .bodies import StrictJsonRoute
 from .errors import ApiError
+from .fanout import hub_for
 from .ratelimit import RateLimiter
 from .schemas import JobBatch, JobCreate, JobList, JobPublic
 
@@ -46,6 +47,26 @@ def _wait_seconds(value: str | None, source: str) -> int | None:
 def _prefer_wait(prefer: str | None) -> int | None:
     match = _PREFER_WAIT.search(prefer or "")
     return _wait_seconds(match.group(1), "Prefer: wait") if match else None
+
+
+async def _await_job(request: Request, job: Job, *, until_finished: bool, timeout_s: int) -> Job:
+    """The job once it finishes (or, without ``until_finished``, once its status changes), or
+    as it is after ``timeout_s``. Woken by the process's `EventHub` when the job's events
+    arrive, not by every database change: many held requests cost no queries while idle."""
+    app = _app(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with hub_for(app, request.app.state).job(job.id) as sub:
+        current = await app.get(job.id)  # read after subscribing: no change falls between
+        while not (current.finished if until_finished else current.status != job.status):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await sub.wait(min(remaining, 1.0))
+            events = sub.take()  # None: the hub could not tell, read the job
+            if events is None or any(event.type == "status" for _, event in events):
+                current = await app.get(job.id)
+    return current
 
 
 def _respond(response: Response, job: Job) -> Job:
@@ -87,10 +108,7 @@ async def submit_job(
     if not caller.may_see(job):  # a scoped token's dedupe/idempotency key hit another scope
         raise ApiError(409, "conflict", "Conflict", "the owner already has that job elsewhere")
     if wait_s is not None and not job.finished:
-        try:
-            job = await app.wait(job.id, timeout=wait_s)
-        except JobTimeout:
-            job = await app.get(job.id)
+        job = await _await_job(request, job, until_finished=True, timeout_s=wait_s)
     return _respond(response, job)
 
 
@@ -146,13 +164,7 @@ async def get_job(
     job = await owned_job(app, caller, job_id)
     if wait_s is None or job.finished:
         return job
-    try:
-        async for (seen,) in app.watch([job_id], timeout=wait_s):
-            if seen.status != job.status:
-                return seen
-    except JobTimeout:
-        pass
-    return await app.get(job_id)
+    return await _await_job(request, job, until_finished=False, timeout_s=wait_s)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)

@@ -38,9 +38,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..config import Settings
 from ..errors import StorageError
 from ..jobs import JobStatus
-from . import migrate, queries
+from . import migrate, queries, worker_queries
 from .loop_thread import LoopThread, Waiters
-from .records import ClaimRequest
+from .records import ClaimRequest, MaintenanceReport
 from .sql import SqlStorage
 from .tables import jobs
 
@@ -70,6 +70,11 @@ SELECT pg_notify({_CHANNEL_SQL}, '')
 _NOTIFY = f"SELECT pg_notify({_CHANNEL_SQL}, '')"
 #: Many nodes starting at once: one migrates, the others wait, then find nothing to do.
 _MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext(:key))"
+
+#: Each maintenance duty runs on one node at a time (`run_maintenance`); int pairs: own key space.
+_MAINTENANCE_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(:key), :duty)"
+_MAINTENANCE_KEY = "backburner.maintenance.{}"  # .format(schema): one set of locks per schema
+_RECLAIM, _EXPIRE, _PRUNE = _MAINTENANCE_DUTIES = (0, 1, 2)
 
 #: Serialization failures and deadlocks: the transaction did nothing; run it again.
 _RETRYABLE = frozenset({"40001", "40P01"})
@@ -258,6 +263,23 @@ class PostgresStorage(SqlStorage):
         await self._engine.dispose()
 
     # ── what differs from the shared methods ──────────────────────────────
+    async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
+        """One pass; each duty (its own short transaction, as in `SqlStorage`) first tries its
+        transaction-level lock, and is skipped (0) while another node holds it: that node is
+        doing it now. A lock dies with its transaction (no leader to lose), and duties are
+        fenced and idempotent: the next pass, on any node, does what a skipped one left."""
+        key = _MAINTENANCE_KEY.format(self.schema or "")
+        report: MaintenanceReport = await self._write(
+            _alone, key, _RECLAIM, worker_queries.reclaim_expired_leases, MaintenanceReport(), limit
+        )
+        report.expired = await self._write(
+            _alone, key, _EXPIRE, worker_queries.expire_overdue_jobs, 0, limit
+        )
+        report.pruned = await self._write(
+            _alone, key, _PRUNE, worker_queries.prune_finished_jobs, 0, retention_s, limit
+        )
+        return report
+
     async def delete_job(self, job_id: str) -> bool:
         # A delete logs no event: announce it, so waiters on the job notice at once.
         return await self._write(_delete_and_notify, job_id)
@@ -360,6 +382,15 @@ def _migrate_unit(conn: Connection, _d: PostgresDialect, schema: str | None) -> 
         quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
     return migrate.upgrade(conn)
+
+
+def _alone(
+    conn: Connection, d: PostgresDialect, key: str, duty: int, unit: Callable[..., T], skipped: T,
+    *args: Any,
+) -> T:  # fmt: skip
+    """Run the maintenance ``unit`` if this transaction gets its duty's lock; else ``skipped``."""
+    locked = conn.execute(sa.text(_MAINTENANCE_LOCK), {"key": key, "duty": duty}).scalar()
+    return unit(conn, d, *args) if locked else skipped
 
 
 def _delete_and_notify(conn: Connection, d: PostgresDialect, job_id: str) -> bool:

@@ -103,6 +103,9 @@ sa.Index(
     **_where(f"dedupe_key IS NOT NULL AND {_ACTIVE}"),
 )
 sa.Index("ix_jobs_owner", jobs.c.owner, jobs.c.id)
+# "My active jobs" (by owner, or owner and scope): most of an owner's jobs are finished, so a
+# partial index finds the few active ones without reading the rest.
+sa.Index("ix_jobs_active_owner", jobs.c.owner, jobs.c.id, **_where(_ACTIVE))
 sa.Index("ix_jobs_owner_scope", jobs.c.owner, jobs.c.scope, jobs.c.id)
 sa.Index("ix_jobs_owner_dedupe", jobs.c.owner, jobs.c.dedupe_key, jobs.c.id)
 sa.Index(
