@@ -42,3 +42,21 @@ async def test_concurrent_writes_share_commits_and_a_failure_stays_its_own(
     assert {j.id for j in stored} == made
     assert max(sizes) > 1 and sum(sizes) >= 107  # writes were committed together
     await app.close()
+
+
+async def test_callers_that_give_up_do_not_stop_the_writer(tmp_path: Path) -> None:
+    app = bb.Backburner(f"sqlite:///{tmp_path / 'g.db'}")
+
+    @app.task
+    async def echo(ctx: bb.Context, data: dict[str, int]) -> None: ...
+
+    await app.open()
+    for _ in range(5):
+        tasks = [asyncio.ensure_future(app.submit("echo", {"n": n})) for n in range(40)]
+        await asyncio.sleep(0)  # the writes are queued, some already running
+        for task in tasks[::2]:
+            task.cancel()  # callers that give up (a worker stopping, a client gone)
+        await asyncio.gather(*tasks, return_exceptions=True)
+    after = await asyncio.wait_for(app.submit("echo", {"n": -1}), timeout=10)
+    assert (await app.get(after.id)).status is bb.JobStatus.QUEUED
+    await app.close()

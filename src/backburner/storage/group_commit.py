@@ -81,7 +81,12 @@ class GroupCommitter:
                 if not batch:
                     self._draining = False
                     return
-            self._commit(batch)
+            # A caller that gave up (its task was cancelled) cancelled its future: its write
+            # is not run, as an executor skips a cancelled item; the rest can no longer be
+            # cancelled, so setting their results below cannot fail.
+            live = [w for w in batch if w.future.set_running_or_notify_cancel()]
+            if live:
+                self._commit(live)
 
     def _commit(self, batch: list[_Write]) -> None:
         if len(batch) == 1:  # alone: no savepoint needed
