@@ -1,22 +1,29 @@
-"""Throughput and latency of the embedded default: a SQLite file, default settings.
+"""Throughput and latency of backburner on each database named: by default the embedded
+default, a SQLite file with default settings; with ``--database postgresql://…`` also (or
+instead) PostgreSQL, measured in turn in the same run and printed side by side.
 
 ```
-.venv/bin/python bench/throughput.py            # the full run (about two minutes)
+.venv/bin/python bench/throughput.py            # the full run on SQLite (about two minutes)
 .venv/bin/python bench/throughput.py --quick    # a smoke run: does the script still work?
 .venv/bin/python bench/throughput.py --jobs 0.5 # every job count halved
+.venv/bin/python bench/throughput.py --database sqlite \
+    --database 'postgresql://postgres@127.0.0.1:5432/test?schema=bench_tp'
 ```
 
-Figures (each on a fresh database file of its own, in a temporary directory):
+Figures (each on a fresh database of its own: a file in a temporary directory, or a schema
+named ``<schema>_<figure>`` that is dropped at the end):
 
 1. submit rate: sequential ``await app.submit`` in one process, and 10 coroutines at once;
-2. drain rate: N pre-submitted no-op jobs, one ``backburner worker`` process, timed from
-   the first job start to the last finish (the target), with startup shown on its own;
+2. drain rate: N pre-submitted no-op jobs, drained by one ``backburner worker`` process and
+   then (figure 1's other jobs) by two at once, timed from the first job start to the last
+   finish (the target), with startup shown on its own;
 3. wall time of 2,000 jobs that each sleep 50 ms, one worker at ``--concurrency 100``;
 4. idle latency: one job at a time to an idle worker, submit call to handler entry.
 
-Everything is local and bounded: every wait has a deadline, and a worker that does not
-finish in time makes its figure fail rather than the script hang. The database sits behind
-`Database` so another backend (PostgreSQL) can be added as a ``--database`` option.
+Targets: SQLite drain ≥ 3,000 jobs/s with one worker process, naps ≤ 1.5 × ideal, idle p50
+≤ 10 ms; PostgreSQL drain ≥ 2,000 jobs/s with two worker processes, idle p50 ≤ 15 ms.
+Everything is bounded: every wait has a deadline, and a worker that does not finish in time
+makes its figure fail rather than the script hang.
 """
 
 from __future__ import annotations
@@ -26,18 +33,13 @@ import asyncio
 import contextlib
 import importlib.metadata
 import os
-import resource
-import signal
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/throughput.py`
@@ -45,144 +47,17 @@ if str(ROOT) not in sys.path:  # run as `python bench/throughput.py`
 
 import backburner as bb  # noqa: E402
 from bench.bench_app import build_app  # noqa: E402
+from bench.throughput_parts import (  # noqa: E402
+    Database,
+    Figure,
+    Report,
+    Scale,
+    open_database,
+    side_by_side,
+    worker_processes,
+)
 
-WORKER_APP = "bench.bench_app:app"
 POLL_S = 0.05
-
-
-# ── scale ─────────────────────────────────────────────────────────────────────────────
-@dataclass(frozen=True)
-class Scale:
-    """How many jobs each figure uses, and how long any one wait may take."""
-
-    submit_jobs: int = 10_000
-    submitters: int = 10
-    drain_jobs: int = 10_000
-    nap_jobs: int = 2_000
-    nap_s: float = 0.05
-    nap_concurrency: int = 100
-    latency_jobs: int = 200
-    timeout_s: float = 180.0
-
-    @classmethod
-    def scaled(cls, factor: float) -> Scale:
-        base = cls()
-
-        def n(value: int, least: int) -> int:
-            return max(least, round(value * factor))
-
-        return cls(
-            submit_jobs=n(base.submit_jobs, base.submitters),
-            drain_jobs=n(base.drain_jobs, 100),
-            nap_jobs=n(base.nap_jobs, base.nap_concurrency),
-            latency_jobs=n(base.latency_jobs, 20),
-        )
-
-    @property
-    def nap_ideal_s(self) -> float:
-        """The wall time of the nap jobs with no overhead at all: whole waves of naps."""
-        waves = -(-self.nap_jobs // self.nap_concurrency)
-        return waves * self.nap_s
-
-
-# ── the database under test ───────────────────────────────────────────────────────────
-class Database(Protocol):
-    """Where the figures run: a fresh database per figure, and cheap counting queries.
-
-    A PostgreSQL implementation (a ``--database postgresql://…`` option) would create a
-    schema or database per figure and run the same two queries.
-    """
-
-    label: str
-
-    def fresh(self, name: str) -> str:
-        """The URL of a new, empty database for one figure."""
-        ...
-
-    def count(self, url: str, status: str) -> int:
-        """How many jobs have ``status``."""
-        ...
-
-    def span(self, url: str) -> tuple[float | None, float | None]:
-        """The first ``started_at`` and the last ``finished_at``, in epoch seconds."""
-        ...
-
-
-class SqliteFiles:
-    """One SQLite file per figure in a temporary directory (the embedded default)."""
-
-    label = "SQLite file, default settings"
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._conns: dict[str, sqlite3.Connection] = {}
-
-    def fresh(self, name: str) -> str:
-        return f"sqlite:///{self.directory / f'{name}.db'}"
-
-    def _conn(self, url: str) -> sqlite3.Connection:
-        if url not in self._conns:
-            path = url.removeprefix("sqlite:///")
-            # autocommit: every SELECT sees the latest commit, and holds no snapshot
-            self._conns[url] = sqlite3.connect(path, timeout=30, isolation_level=None)
-        return self._conns[url]
-
-    def count(self, url: str, status: str) -> int:
-        sql = "SELECT COUNT(*) FROM jobs WHERE status = ?"
-        return int(self._conn(url).execute(sql, (status,)).fetchone()[0])
-
-    def span(self, url: str) -> tuple[float | None, float | None]:
-        sql = "SELECT MIN(started_at), MAX(finished_at) FROM jobs"
-        first, last = self._conn(url).execute(sql).fetchone()
-        return first, last
-
-    def close(self) -> None:
-        for conn in self._conns.values():
-            conn.close()
-        self._conns.clear()
-
-
-# ── results ───────────────────────────────────────────────────────────────────────────
-@dataclass
-class Figure:
-    """One line of the final table."""
-
-    name: str
-    value: float | None
-    unit: str
-    target: str = ""
-    passed: bool | None = None  # None: no target
-    note: str = ""
-
-    def show(self) -> str:
-        if self.value is None:
-            return "—"
-        digits = 0 if self.unit == "jobs/s" else (1 if self.unit == "ms" else 3)
-        return f"{self.value:,.{digits}f} {self.unit}"
-
-
-@dataclass
-class Report:
-    figures: list[Figure] = field(default_factory=list)
-
-    def add(self, figure: Figure) -> Figure:
-        self.figures.append(figure)
-        note = f"  ({figure.note})" if figure.note else ""
-        print(f"  {figure.name}: {figure.show()}{note}", flush=True)
-        return figure
-
-    def table(self) -> str:
-        rows = [("figure", "value", "target", "result")]
-        for f in self.figures:
-            result = "" if f.passed is None else ("PASS" if f.passed else "FAIL")
-            rows.append((f.name, f.show(), f.target, result))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = []
-        for i, row in enumerate(rows):
-            lines.append(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-            if i == 0:
-                lines.append("-+-".join("-" * w for w in widths))
-        return "\n".join(lines)
 
 
 # ── helpers ───────────────────────────────────────────────────────────────────────────
@@ -206,49 +81,6 @@ async def submit_parallel(
     await asyncio.gather(*(submit_many(app, kind, n, inp) for n in shares))
 
 
-@dataclass
-class WorkerRun:
-    """A worker subprocess: when it was started, and the CPU it used (once it has exited)."""
-
-    started: float
-    cpu_s: float | None = None
-
-
-@contextlib.contextmanager
-def worker_process(url: str, concurrency: int | None, log: IO[bytes]) -> Iterator[WorkerRun]:
-    """A ``backburner worker`` subprocess on ``url``, stopped with SIGTERM on exit.
-
-    Killed if it does not stop within 30 s. Its CPU time (user + system) is read from
-    ``RUSAGE_CHILDREN``, which counts a child once it has been waited for.
-    """
-    command = [sys.executable, "-m", "backburner.cli", "worker", WORKER_APP]
-    command += ["--log-level", "WARNING"]
-    if concurrency is not None:
-        command += ["--concurrency", str(concurrency)]
-    env = {**os.environ, "BACKBURNER_DATABASE_URL": url}
-    before = _children_cpu_s()
-    run = WorkerRun(started=time.time())
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        yield run
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited early with code {proc.returncode}")
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        run.cpu_s = _children_cpu_s() - before
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
     """Poll ``check`` every 50 ms; ``False`` if it is still false after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
@@ -267,8 +99,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 # ── the figures ───────────────────────────────────────────────────────────────────────
-async def bench_submit(db: Database, scale: Scale, report: Report) -> str:
-    """Figure 1; returns the URL of the sequential run's database (the drain's jobs)."""
+async def bench_submit(db: Database, scale: Scale, report: Report) -> tuple[str, str]:
+    """Figure 1; returns the URLs of its two databases (the drains' queued jobs)."""
     n = scale.submit_jobs
     print(f"1. submit {n:,} no-op jobs", flush=True)
     url = db.fresh("submit_sequential")
@@ -285,34 +117,41 @@ async def bench_submit(db: Database, scale: Scale, report: Report) -> str:
         elapsed = time.perf_counter() - t0
     name = f"submit, {scale.submitters} coroutines"
     report.add(Figure(name, n / elapsed, "jobs/s", note=f"{elapsed:.2f} s"))
-    return url
+    return url, parallel_url
 
 
 async def bench_drain(
-    db: Database, scale: Scale, report: Report, url: str | None, log: IO[bytes]
+    db: Database, scale: Scale, report: Report, url: str | None, log: IO[bytes], processes: int
 ) -> None:
-    """Figure 2: one worker process drains pre-submitted no-op jobs (figure 1's, if run)."""
+    """Figure 2: ``processes`` worker processes drain pre-submitted no-op jobs (figure 1's,
+    if it ran)."""
     if url is None:
-        url = db.fresh("drain")
+        url = db.fresh(f"drain_{processes}")
         async with opened(url) as app:
             await submit_parallel(app, "noop", scale.drain_jobs, {}, scale.submitters)
     n = db.count(url, "queued")
-    print(f"2. drain {n:,} queued no-op jobs with one worker process", flush=True)
-    with worker_process(url, None, log) as worker:
+    many = "process" if processes == 1 else "processes"
+    print(f"2. drain {n:,} queued no-op jobs with {processes} worker {many}", flush=True)
+    with worker_processes(url, None, log, processes) as worker:
         done = await wait_until(lambda: db.count(url, "succeeded") >= n, scale.timeout_s)
     first, last = db.span(url)
     # The target is the drain itself, first job start to last finish; the process start
     # (the interpreter importing pydantic, SQLAlchemy, asyncio) is shown on its own line.
-    target = "≥ 3,000 jobs/s"
+    goal = db.targets
+    has_target = processes == goal.drain_processes
+    target = f"≥ {goal.drain_rate:,.0f} jobs/s" if has_target else ""
+    name = f"drain, {processes} {'worker' if processes == 1 else 'workers'}"
     if not done or first is None or last is None:
-        report.add(Figure("drain", None, "jobs/s", target, False, "timed out"))
+        report.add(Figure(name, None, "jobs/s", target, False if has_target else None, "timed out"))
         return
     started = worker.started
     rate = n / (last - first)
     note = f"{last - first:.2f} s; worker CPU {worker.cpu_s:.2f} s"
-    report.add(Figure("drain", rate, "jobs/s", target, rate >= 3000, note))
-    report.add(Figure("worker startup (to first job start)", first - started, "s"))
-    report.add(Figure("drain, counting startup", n / (last - started), "jobs/s"))
+    report.add(
+        Figure(name, rate, "jobs/s", target, rate >= goal.drain_rate if has_target else None, note)
+    )
+    report.add(Figure(f"{name}: startup to first start", first - started, "s"))
+    report.add(Figure(f"{name}, with startup", n / (last - started), "jobs/s"))
 
 
 async def bench_naps(db: Database, scale: Scale, report: Report, log: IO[bytes]) -> None:
@@ -324,16 +163,18 @@ async def bench_naps(db: Database, scale: Scale, report: Report, log: IO[bytes])
     url = db.fresh("naps")
     async with opened(url) as app:
         await submit_parallel(app, "nap", n, {"seconds": scale.nap_s}, scale.submitters)
-    with worker_process(url, c, log) as worker:
+    with worker_processes(url, c, log) as worker:
         done = await wait_until(lambda: db.count(url, "succeeded") >= n, scale.timeout_s)
     first, last = db.span(url)
-    target = f"≤ {ideal * 1.5:.1f} s"
+    factor = db.targets.naps_factor
+    target = "" if factor is None else f"≤ {ideal * factor:.1f} s"
     if not done or first is None or last is None:
-        report.add(Figure(name, None, "s", target, False, "timed out"))
+        report.add(Figure(name, None, "s", target, None if factor is None else False, "timed out"))
         return
     wall = last - first
+    passed = None if factor is None else wall <= ideal * factor
     note = f"ideal {ideal:.2f} s; worker CPU {worker.cpu_s:.2f} s"
-    report.add(Figure(name, wall, "s", target, wall <= ideal * 1.5, note))
+    report.add(Figure(name, wall, "s", target, passed, note))
 
 
 async def bench_latency(db: Database, scale: Scale, report: Report, log: IO[bytes]) -> None:
@@ -343,7 +184,7 @@ async def bench_latency(db: Database, scale: Scale, report: Report, log: IO[byte
     url = db.fresh("latency")
     latencies: list[float] = []
     async with opened(url) as app:
-        with worker_process(url, None, log):
+        with worker_processes(url, None, log):
             warm = await app.submit("stamp", {})  # the worker is up and idle after this one
             await app.wait(warm.id, timeout=60)
             await asyncio.sleep(0.5)
@@ -357,12 +198,14 @@ async def bench_latency(db: Database, scale: Scale, report: Report, log: IO[byte
                 if job.status is bb.JobStatus.SUCCEEDED:
                     latencies.append(job.output - t0)
                 await asyncio.sleep(0.02)  # let the worker settle back into idle
+    goal = db.targets.p50_ms
+    target = f"≤ {goal:g} ms"
     if len(latencies) < n:
-        report.add(Figure("idle latency p50", None, "ms", "≤ 10 ms", False, "timed out"))
+        report.add(Figure("idle latency p50", None, "ms", target, False, "timed out"))
         return
     ms = [v * 1000 for v in latencies]
     p50, p99 = statistics.median(ms), percentile(ms, 0.99)
-    report.add(Figure("idle latency p50", p50, "ms", "≤ 10 ms", p50 <= 10))
+    report.add(Figure("idle latency p50", p50, "ms", target, p50 <= goal))
     report.add(Figure("idle latency p99", p99, "ms", note=f"max {max(ms):.1f} ms"))
 
 
@@ -371,13 +214,17 @@ FIGURES = ("submit", "drain", "naps", "latency")
 
 
 async def run(scale: Scale, db: Database, directory: Path, only: set[str]) -> Report:
+    """Every figure in ``only`` on ``db``, in order."""
     report = Report()
-    log_path = directory / "workers.log"
+    log_path = directory / f"workers-{db.name}.log"
     try:
         with log_path.open("wb") as log:
-            url = await bench_submit(db, scale, report) if "submit" in only else None
+            urls: tuple[str | None, str | None] = (None, None)
+            if "submit" in only:
+                urls = await bench_submit(db, scale, report)
             if "drain" in only:
-                await bench_drain(db, scale, report, url, log)
+                await bench_drain(db, scale, report, urls[0], log, processes=1)
+                await bench_drain(db, scale, report, urls[1], log, processes=2)
             if "naps" in only:
                 await bench_naps(db, scale, report, log)
             if "latency" in only:
@@ -402,11 +249,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAMES",
         help=f"comma-separated figures to run, of {','.join(FIGURES)} (default: all)",
     )
+    parser.add_argument(
+        "--database",
+        action="append",
+        metavar="URL",
+        help="sqlite (a file per figure, the default) or postgresql://…?schema=prefix; "
+        "repeat it or give a comma-separated list to measure each in turn",
+    )
     args = parser.parse_args(argv)
     args.only = {name.strip() for name in args.only.split(",") if name.strip()}
     if unknown := args.only - set(FIGURES):
         parser.error(f"--only: unknown figures {', '.join(sorted(unknown))}")
+    specs = [s.strip() for given in args.database or ["sqlite"] for s in given.split(",")]
+    args.database = [s for s in specs if s]
+    for spec in args.database:  # before any figure runs, not after the first database
+        if spec != "sqlite" and not spec.startswith(
+            ("postgresql://", "postgres://", "postgresql+psycopg://")
+        ):
+            parser.error(f"--database: expected sqlite or postgresql://…, got {spec!r}")
     return args
+
+
+def measure(spec: str, scale: Scale, only: set[str]) -> tuple[str, Report]:
+    """All figures on the database ``spec`` names; its column title and its figures."""
+    with tempfile.TemporaryDirectory(prefix="bb-bench-") as tmp:
+        directory = Path(tmp)
+        db = open_database(spec, directory)
+        try:
+            print(f"\n── {db.label} ──", flush=True)
+            return db.name, asyncio.run(run(scale, db, directory, only))
+        finally:
+            db.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,21 +288,20 @@ def main(argv: list[str] | None = None) -> int:
     if factor <= 0:
         raise SystemExit("--jobs must be > 0")
     scale = Scale.scaled(factor)
-    with tempfile.TemporaryDirectory(prefix="bb-bench-") as tmp:
-        directory = Path(tmp)
-        db = SqliteFiles(directory)
-        version = importlib.metadata.version("backburner")
-        print(f"backburner {version} throughput — {db.label}, {os.cpu_count()} CPUs")
-        print(f"python {sys.version.split()[0]}, job scale ×{factor:g}\n", flush=True)
-        try:
-            report = asyncio.run(run(scale, db, directory, args.only))
-        finally:
-            db.close()
-    print("\n" + report.table())
-    failed = [f.name for f in report.figures if f.passed is False]
+    version = importlib.metadata.version("backburner")
+    print(f"backburner {version} throughput — {os.cpu_count()} CPUs, load {_load()}")
+    print(f"python {sys.version.split()[0]}, job scale ×{factor:g}", flush=True)
+    reports = [measure(spec, scale, args.only) for spec in args.database]
+    print(f"\nload average at the end: {_load()}\n")
+    print(side_by_side(reports))
+    failed = [f.name for _, r in reports for f in r.figures if f.passed is False]
     if args.quick:
         return 0  # a smoke run checks the script works, not the targets
     return 1 if failed else 0
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":
