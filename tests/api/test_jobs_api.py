@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
 
 import backburner as bb
 from tests.api.conftest import Keys
-from tests.conftest import count_rows
+from tests.conftest import count_rows, wait_status
 
 
 def rows(app: bb.Backburner) -> int:
@@ -156,3 +159,30 @@ async def test_kinds_health_and_readiness(client: httpx.AsyncClient, keys: Keys)
     assert story["input_schema"]["properties"]["prompt"]["minLength"] == 3
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_a_long_poll_that_runs_out_answers_with_the_latest_progress(
+    app: bb.Backburner, client: httpx.AsyncClient, keys: Keys
+) -> None:
+    go, reported = asyncio.Event(), asyncio.Event()
+
+    @app.task(attempts=1)
+    async def gated(ctx: bb.Context, data: dict[str, Any]) -> None:
+        await go.wait()
+        await ctx.progress(0.5, "Halfway")
+        reported.set()
+        await asyncio.sleep(30)
+
+    submitted = await client.post(
+        "/v1/jobs", json={"kind": "gated", "input": {}}, headers=keys.alice
+    )
+    job_id = submitted.json()["id"]
+    async with app.worker():
+        await wait_status(app, job_id, "running")
+        poll = asyncio.ensure_future(client.get(f"/v1/jobs/{job_id}?wait=2", headers=keys.alice))
+        await asyncio.sleep(0.3)  # the poll is held, then the handler reports progress
+        go.set()
+        await asyncio.wait_for(reported.wait(), 10)
+        seen = (await poll).json()
+        await app.cancel(job_id)
+    assert (seen["status"], seen["progress"], seen["message"]) == ("running", 0.5, "Halfway")

@@ -189,3 +189,41 @@ def __getattr__(name: str) -> bb.Backburner:
     if name == "app":
         return build_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class PulseIn(BaseModel):
+    ms: int = 0
+    log: str | None = None
+    #: Before reporting progress, wait (yielding, ≤ 60 s) until this file exists.
+    gate: str | None = None
+
+
+async def _wait_for_file(path: str, timeout_s: float = 60.0) -> None:
+    """Wait, without blocking the loop, until ``path`` exists (or ``timeout_s`` passes)."""
+    deadline = time.monotonic() + timeout_s
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def pulse(ctx: bb.Context, inp: PulseIn) -> dict[str, int]:
+    """Take ``ms`` milliseconds, reporting progress once halfway (after ``gate`` opens); log
+    ``start`` and how the attempt ended, ``end`` or ``stopped`` (with monotonic ns)."""
+    pid = os.getpid()
+    if inp.log:
+        record(inp.log, ctx.job.id, "start", pid, ctx.attempt, time.monotonic_ns())
+    ended = "stopped"
+    try:
+        await asyncio.sleep(inp.ms / 2000)
+        if inp.gate:
+            await _wait_for_file(inp.gate)
+        await ctx.progress(0.5, f"pid {pid}")
+        await asyncio.sleep(inp.ms / 2000)
+        ended = "end"
+    finally:
+        if inp.log:
+            record(inp.log, ctx.job.id, ended, pid, ctx.attempt, time.monotonic_ns())
+    return {"pid": pid}
+
+
+#: A PostgreSQL restart can fail a progress write (a retry): room for more than one.
+_KINDS.append((pulse, {"attempts": 5}))

@@ -213,6 +213,27 @@ async def test_a_cancel_stops_a_running_job_within_seconds_whatever_the_lease(
     await app.close()
 
 
+async def test_a_database_outage_under_the_handler_does_not_spend_an_attempt(
+    app: bb.Backburner,
+) -> None:
+    calls: list[int] = []
+
+    @app.task(attempts=1)
+    async def fragile(ctx: bb.Context, data: dict[str, Any]) -> int:
+        calls.append(ctx.attempt)
+        if len(calls) == 1:  # as ctx.progress raises while the database restarts
+            raise bb.StorageError("PostgreSQL at db:5432: the database system is shutting down")
+        return len(calls)
+
+    job = await app.submit("fragile", {})
+    async with app.worker():
+        done = await app.wait(job.id, timeout=10)
+    assert done.status is S.SUCCEEDED and done.output == 2
+    assert calls == [1, 1]  # the same attempt, run again
+    reasons = [e.data.get("reason") for e in await app.events(job.id) if e.type == "status"]
+    assert "released" in reasons and "retrying" not in reasons
+
+
 async def test_manual_retry_requeues_the_same_row_with_its_input(app: bb.Backburner) -> None:
     seen: list[dict[str, Any]] = []
 

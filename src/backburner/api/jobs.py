@@ -60,8 +60,8 @@ async def _await_job(request: Request, job: Job, *, until_finished: bool, timeou
         current = await app.get(job.id)  # read after subscribing: no change falls between
         while not (current.finished if until_finished else current.status != job.status):
             remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
+            if remaining <= 0:  # no change in time: the job as it is now (its progress too)
+                return await app.get(job.id)
             await sub.wait(min(remaining, 1.0))
             events = sub.take()  # None: the hub could not tell, read the job
             if events is None or any(event.type == "status" for _, event in events):

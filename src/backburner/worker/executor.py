@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..context import Context, SyncContext
-from ..errors import Fail, LeaseLost, Retry
+from ..errors import Fail, LeaseLost, Retry, StorageError
 from ..jobs import ErrorType, JobError, JobStatus
 from ..kinds import Kind
 from ..retry import backoff
@@ -90,6 +90,10 @@ async def _execute(run: Running, threads: Executor, watch: LoopWatch) -> Outcome
         return _retry_or_fail(
             run, JobError(type=_error_type(exc.error_type), message=exc.reason), exc.after_s
         )
+    except StorageError:
+        # The database went away under the handler (a restart, a failover): not the job's
+        # fault, so it goes back to the queue with its attempt unspent, as at a graceful stop.
+        return Outcome(run.claim.lease, JobStatus.QUEUED, release=True)
     except Exception as exc:
         return _errored(run, exc)
 
