@@ -77,11 +77,13 @@ jobs = sa.Table(
     sa.Column("expire_at", Timestamp, nullable=False),
 )
 
-# The claim reads queued jobs by priority then age: a partial index keeps it small.
+# The claim reads queued jobs by priority, then age, then id (its exact ORDER BY, so no sort):
+# a partial index keeps it small.
 sa.Index(
     "ix_jobs_queued",
     jobs.c.priority.desc(),
     jobs.c.run_at,
+    jobs.c.id,
     **_where("status = 'queued'"),
 )
 sa.Index(
