@@ -255,28 +255,31 @@ async def _follow_probe(
 # ── checking the evidence ─────────────────────────────────────────────────────
 def _check_attempts(pg_url: str, attempts: dict[str, int]) -> dict[str, list[str]]:
     """Walk each job's status events: a claim (``running``) only ever follows the end of the
-    previous attempt (a requeue or the submit), attempt numbers count up by one, and the
-    job's ``attempt`` is the number of claims. Each job's requeue reasons, in order."""
+    previous attempt (a requeue or the submit), and attempt numbers count up by one — except
+    after a ``released`` requeue (the database went away under the handler), which gives the
+    attempt back, so the next claim runs the same number; the job's ``attempt`` is the last
+    one claimed. Each job's requeue reasons, in order."""
     sql = "SELECT job_id, data FROM events WHERE type = 'status' ORDER BY job_id, seq"
     by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in run_sql(pg_url, sql):
         by_job[row.job_id].append(row.data)
     requeues: dict[str, list[str]] = {}
     for job_id, events in by_job.items():
-        claimed, running = 0, False
+        claimed, running, given_back = 0, False, False
         requeues[job_id] = []
         for e in events:
             if e["status"] == "running":
-                assert not running and e["attempt"] == claimed + 1, (job_id, events)
-                claimed, running = e["attempt"], True
+                expected = claimed if given_back else claimed + 1
+                assert not running and e["attempt"] == expected, (job_id, events)
+                claimed, running, given_back = e["attempt"], True, False
             else:
                 assert e["status"] in ("queued", "succeeded"), (job_id, events)
-                running = False
+                running, given_back = False, e.get("reason") == "released"
                 if e.get("reason") not in (None, "submitted"):
                     requeues[job_id].append(e["reason"])
         assert events[-1]["status"] == "succeeded" and claimed == attempts[job_id], events
     reasons = {reason for job in requeues.values() for reason in job}
-    assert reasons <= {"lease_expired", "retrying"}, reasons
+    assert reasons <= {"lease_expired", "retrying", "released"}, reasons
     return requeues
 
 
