@@ -23,7 +23,8 @@ from alembic.config import Config
 import backburner as bb
 from backburner.storage import ClaimRequest, Storage, create_storage, migrate
 from backburner.storage.loop_thread import Waiters
-from backburner.storage.postgres import PostgresStorage
+from backburner.storage.postgres import PostgresStorage, engine_url
+from backburner.storage.postgres_dialect import PostgresDialect
 from tests.conftest import POSTGRES_URL, admin_sql, run_sql
 
 S = bb.JobStatus
@@ -353,3 +354,66 @@ async def test_maintenance_runs_on_one_node_while_another_holds_its_locks(
     assert (report.reclaimed, report.expired, report.pruned) == (1, 1, 1)
     jobs = await app.get_many([lost.id, overdue.id, old.id])
     assert [(j.id, j.status) for j in jobs] == [(lost.id, S.QUEUED), (overdue.id, S.FAILED)]
+
+
+@pg
+async def test_event_ids_are_drawn_in_commit_order(pg_url: str, app: bb.Backburner) -> None:
+    """A transaction that logs events holds the events lock until it commits: another one's
+    events wait for it, and get the higher ids."""
+    first = await app.submit("k", {})
+    url, schema = engine_url(pg_url)
+    engine = sa.create_engine(url, connect_args={"options": f"-c search_path={schema}"})
+    try:
+        with engine.connect() as holder:
+            holder.begin()
+            PostgresDialect().insert_events(holder, [(first.id, 2, "message", {"m": "held"})])
+            later = asyncio.ensure_future(app.submit("k", {}))
+            done, _ = await asyncio.wait([later], timeout=0.5)
+            assert not done  # its event waits for the open transaction
+            holder.commit()
+        second = await asyncio.wait_for(later, 10)
+    finally:
+        engine.dispose()
+    ids = run_sql(pg_url, "SELECT job_id, seq, id FROM events ORDER BY id")
+    assert [(r[0], r[1]) for r in ids] == [(first.id, 1), (first.id, 2), (second.id, 1)]
+
+
+@pg
+async def test_a_tail_after_the_last_id_misses_no_event_of_concurrent_writers(
+    pg_url: str, nodes: list[Storage]
+) -> None:
+    """Four nodes submit at once while a fifth tails the events by id: it sees every event
+    exactly once (ids drawn out of commit order would make it skip some)."""
+    apps = [bb.Backburner(settings=bb.Settings(database_url=pg_url)) for _ in range(4)]
+    for application in apps:
+        application.task(name="k")(_noop)
+    stop = asyncio.Event()
+    seen: list[int] = []
+
+    async def tail() -> None:
+        after = 0
+        while True:
+            after, batch = await nodes[0].event_feed(after, 50)
+            seen.extend(event_id for event_id, *_ in batch)
+            if stop.is_set() and not batch:
+                return
+
+    async def submit(application: bb.Backburner) -> None:
+        for _ in range(60):
+            await application.submit("k", {})
+
+    try:
+        await apps[0].open()
+        tailing = asyncio.create_task(tail())
+        await asyncio.gather(*(submit(a) for a in apps for _ in range(3)))
+        stop.set()
+        await asyncio.wait_for(tailing, 30)
+    finally:
+        for application in apps:
+            await application.close()
+    every = [r[0] for r in run_sql(pg_url, "SELECT id FROM events ORDER BY id")]
+    assert len(every) == 4 * 3 * 60
+    assert seen == every
+
+
+async def _noop(ctx: bb.Context, data: dict[str, Any]) -> None: ...

@@ -8,8 +8,8 @@ each in the `Subscription` of every stream that follows its job (or its owner's 
 A stream subscribes *before* it reads its backlog from the database, so every event is
 either in that backlog or delivered here (some in both: streams skip ids they have sent).
 The database stays the truth: a subscriber that falls too far behind, or a hub whose read
-failed, is told to read from the database itself (`Subscription.overflowed`). So is every
-subscriber on each change where commits may come out of id order (`commits_in_id_order`).
+failed, is told to read from the database itself (`Subscription.overflowed`). Reading "after
+the last id" misses nothing on either backend: event ids are handed out in commit order.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from ..app import Backburner
 from ..jobs import Event
 
-__all__ = ["EventHub", "Subscription", "commits_in_id_order", "hub_for"]
+__all__ = ["EventHub", "Subscription", "hub_for"]
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +137,14 @@ class EventHub:
             task.cancel()
 
     async def _run(self, ready: asyncio.Future[None]) -> None:
-        in_order = commits_in_id_order(self._app)
         try:
             storage = await self._app.open()
-            after = (await storage.event_feed(None))[0] if in_order else 0
+            after = (await storage.event_feed(None))[0]
         except Exception as exc:
             ready.set_exception(exc)  # raised to the subscribers waiting to start
             return
         ready.set_result(None)
         while True:
-            if not in_order:  # each stream reads for itself, woken here rather than by the DB
-                await storage.wait_for_change(CHECK_S)
-                self._read_on_their_own()
-                continue
             try:
                 after, batch = await storage.event_feed(after, BATCH)
             except Exception:
@@ -182,13 +177,3 @@ def hub_for(app: Backburner, state: object) -> EventHub:
         hub = EventHub(app)
         setattr(state, "event_hub", hub)  # noqa: B010 - starlette's State takes any attribute
     return hub
-
-
-def commits_in_id_order(app: Backburner) -> bool:
-    """Whether "the events after the last id read" misses nothing on ``app``'s database.
-
-    True on SQLite, whose single writer commits in id order. Elsewhere (PostgreSQL) a
-    transaction may commit an event with a lower id after one with a higher id has been
-    read, so the hub only wakes the streams and each reads for itself, as before the hub.
-    """
-    return app.settings.database_url.split(":", 1)[0].lower() == "sqlite"

@@ -14,7 +14,7 @@ __all__ = ["SqlDialect"]
 
 
 class SqlDialect(Protocol):
-    """Dialect-specific SQL, kept in that dialect's module (``sqlite.py``, ``postgres.py``)."""
+    """Dialect-specific SQL, kept in its own module (``sqlite.py``, ``postgres_dialect.py``)."""
 
     def __hash__(self) -> int:
         """Dialects are hashable: statements are built once per dialect and cached."""

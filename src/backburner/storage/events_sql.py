@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,10 @@ from .dialect import SqlDialect
 from .tables import jobs
 from .webhooks_sql import enqueue_deliveries
 
-__all__ = ["append_events", "update_job_logged"]
+__all__ = ["Change", "append_events", "update_job_logged", "update_jobs_logged"]
+
+#: One logged update: the row's conditions, the new values, the event ``(type, data)``.
+Change = tuple[list[sa.ColumnElement[bool]], Mapping[str, Any], tuple[str, dict[str, Any]]]
 
 
 def append_events(
@@ -43,15 +46,31 @@ def update_job_logged(
 
     Returns the updated row, or ``None`` when nothing matched (a fenced write that lost).
     """
+    return update_jobs_logged(conn, d, [(where, values, event)])[0]
+
+
+def update_jobs_logged(
+    conn: Connection, d: SqlDialect, changes: Sequence[Change]
+) -> list[RowMapping | None]:
+    """`update_job_logged` for several jobs: every update first, then all their events in
+    one insert — the last statement, as a dialect may require (see ``postgres_dialect``)."""
     now = d.now()
-    stmt = (
-        sa.update(jobs)
-        .where(*where)
-        .values(**values, event_seq=jobs.c.event_seq + 1, updated_at=now)
-        .returning(*jobs.c)
+    rows: list[RowMapping | None] = []
+    for where, values, _ in changes:
+        stmt = (
+            sa.update(jobs)
+            .where(*where)
+            .values(**values, event_seq=jobs.c.event_seq + 1, updated_at=now)
+            .returning(*jobs.c)
+        )
+        rows.append(conn.execute(stmt).mappings().first())
+    done = [
+        (row, event) for row, (_, _, event) in zip(rows, changes, strict=True) if row is not None
+    ]
+    append_events(
+        conn,
+        d,
+        [(row["id"], row["event_seq"], event[0], event[1]) for row, event in done],
+        [row["id"] for row, _ in done if row["webhook"] is not None],
     )
-    row = conn.execute(stmt).mappings().first()
-    if row is not None:
-        hooked = [row["id"]] if row["webhook"] is not None else []
-        append_events(conn, d, [(row["id"], row["event_seq"], event[0], event[1])], hooked)
-    return row
+    return rows

@@ -18,56 +18,32 @@ migrating) and set as the ``search_path`` of every connection.
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql as pgsql
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
 from ..errors import StorageError
-from ..jobs import JobStatus
 from . import migrate, queries, worker_queries
 from .loop_thread import LoopThread, Waiters
-from .records import ClaimRequest, MaintenanceReport
+from .postgres_dialect import CHANNEL_SQL, NOTIFY_SQL, PostgresDialect
+from .records import MaintenanceReport
 from .sql import SqlStorage
-from .tables import jobs
 
-__all__ = ["PostgresDialect", "PostgresStorage", "engine_url"]
+__all__ = ["PostgresStorage", "engine_url"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: The database's clock in epoch seconds. Wrapped in a sub-select by `PostgresDialect.now`,
-#: so it is read once per statement and the planner can use it in index conditions
-#: (``clock_timestamp()`` itself is volatile, evaluated row by row).
-_NOW_SQL = "extract(epoch from clock_timestamp())::float8"
-#: Where changes are announced: one channel per schema, so databases shared by several
-#: backburner installations (or test runs) do not wake each other.
-_CHANNEL_SQL = "left('backburner.' || current_schema(), 63)"
-#: append_events: one statement whatever the number of rows (arrays, not a VALUES per row),
-#: and the NOTIFY that wakes listeners on every node when the transaction commits.
-_INSERT_EVENTS = f"""
-WITH inserted AS (
-    INSERT INTO events (job_id, seq, type, data, created_at)
-    SELECT job_id, seq, type, data::jsonb, {_NOW_SQL}
-    FROM unnest(%(job_ids)s::text[], %(seqs)s::int[], %(types)s::text[], %(datas)s::text[])
-        AS e(job_id, seq, type, data)
-)
-SELECT pg_notify({_CHANNEL_SQL}, '')
-"""
-_NOTIFY = f"SELECT pg_notify({_CHANNEL_SQL}, '')"
 #: Many nodes starting at once: one migrates, the others wait, then find nothing to do.
 _MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext(:key))"
 
@@ -86,74 +62,6 @@ _POOL_TIMEOUT_S = 30.0
 _LISTEN_CHECK_S = 10.0
 #: At close, how long transactions still running get to finish.
 _DRAIN_S = 10.0
-
-
-@dataclass(frozen=True)
-class PostgresDialect:
-    """PostgreSQL's SQL for the shared units. Stateless: every instance is equal, so the
-    statements built per dialect are built once per process."""
-
-    def now(self) -> ColumnElement[Any]:
-        return sa.select(sa.literal_column(_NOW_SQL, sa.Float)).scalar_subquery()
-
-    def insert_events(
-        self, conn: Connection, rows: list[tuple[str, int, str, dict[str, Any]]]
-    ) -> None:
-        """append_events: all rows in one ``INSERT … SELECT FROM unnest(…)``, then NOTIFY."""
-        params = {
-            "job_ids": [r[0] for r in rows],
-            "seqs": [r[1] for r in rows],
-            "types": [r[2] for r in rows],
-            "datas": [json.dumps(r[3]) for r in rows],
-        }
-        conn.exec_driver_sql(_INSERT_EVENTS, params)
-
-    def claim(
-        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
-    ) -> Sequence[RowMapping]:
-        """claim_jobs: lock the oldest runnable jobs by priority, skipping rows another claim
-        holds (``FOR UPDATE SKIP LOCKED``), and start them, in one ``UPDATE … RETURNING``."""
-        params = {
-            "kinds": list(request.kinds),
-            "limit": request.limit,
-            "worker_id": worker_id,
-            "token": token,
-            "lease_s": lease_s,
-        }
-        rows = conn.execute(self._claim_statement(), params).mappings().all()
-        # RETURNING follows no ORDER BY: put them back in the order they were picked.
-        return sorted(rows, key=lambda r: (-r["priority"], r["run_at"], r["id"]))
-
-    @functools.cache  # noqa: B019 - the dialect is a stateless value; built once, kept
-    def _claim_statement(self) -> sa.Update:
-        now = self.now()
-        picked = (
-            sa.select(jobs.c.id)
-            .where(
-                jobs.c.status == JobStatus.QUEUED.value,
-                jobs.c.run_at <= now,
-                jobs.c.kind.in_(sa.bindparam("kinds", expanding=True)),
-            )
-            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(sa.bindparam("limit", type_=sa.Integer))
-            .with_for_update(skip_locked=True)
-            .cte("picked")
-        )
-        return (
-            sa.update(jobs)
-            .where(jobs.c.id == picked.c.id)
-            .values(
-                status=JobStatus.RUNNING.value,
-                attempt=jobs.c.attempt + 1,
-                worker_id=sa.bindparam("worker_id", type_=sa.String),
-                lease_token=sa.bindparam("token", type_=sa.String),
-                lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Float),
-                started_at=sa.func.coalesce(jobs.c.started_at, now),
-                updated_at=now,
-                event_seq=jobs.c.event_seq + 1,
-            )
-            .returning(*jobs.c)
-        )
 
 
 def engine_url(url: str) -> tuple[sa.URL, str | None]:
@@ -337,7 +245,7 @@ class PostgresStorage(SqlStorage):
         been made yet, so the configured name is used, not the server's view of it)."""
         if self.schema is not None:
             return f"backburner.{self.schema}"
-        row = await (await conn.execute(f"SELECT {_CHANNEL_SQL}")).fetchone()
+        row = await (await conn.execute(f"SELECT {CHANNEL_SQL}")).fetchone()
         if row is None or row[0] is None:
             raise StorageError("no schema of the search_path exists yet")
         return str(row[0])
@@ -396,5 +304,5 @@ def _alone(
 def _delete_and_notify(conn: Connection, d: PostgresDialect, job_id: str) -> bool:
     deleted = queries.delete_job(conn, d, job_id)
     if deleted:
-        conn.exec_driver_sql(_NOTIFY)
+        conn.exec_driver_sql(NOTIFY_SQL)
     return deleted

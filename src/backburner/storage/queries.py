@@ -297,9 +297,9 @@ def list_scope_events(
     """Up to ``limit`` events of the owner's jobs in ``scope`` after ``events.id`` ``after_id``,
     oldest first, each with its ``events.id``.
 
-    SQLite's single writer commits inserts in id order, and ``AUTOINCREMENT`` never reuses an
-    id (not even after the newest events' job is deleted), so "after the last id seen" misses
-    nothing.
+    Event ids are handed out in commit order (SQLite's single writer; on PostgreSQL, the
+    events lock of ``postgres_dialect``) and never reused (``AUTOINCREMENT``, a sequence),
+    so "after the last id seen" misses nothing.
 
     A live tail (``after_id`` near the end) walks the primary key from ``after_id``; a full
     replay may start from the jobs via ``ix_jobs_owner_scope`` and ``uq_events_job_seq``
@@ -322,9 +322,8 @@ def event_feed(
     ``(id, owner, scope, event)``, and the id to pass next time; with ``after_id=None``, no
     events and the newest id: where a live tail starts.
 
-    "After the last id seen" misses nothing where commits come in id order, as SQLite's
-    single writer makes them (see `list_scope_events`); a backend whose transactions commit
-    out of id order needs another way to tail.
+    "After the last id seen" misses nothing: ids are handed out in commit order (see
+    `list_scope_events`).
     """
     if after_id is None:
         newest = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))

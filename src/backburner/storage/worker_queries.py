@@ -16,7 +16,7 @@ from ..errors import LeaseLost
 from ..jobs import TERMINAL_STATUSES, JobStatus
 from ..states import after_lease_expiry
 from .dialect import SqlDialect
-from .events_sql import append_events, update_job_logged
+from .events_sql import Change, append_events, update_job_logged, update_jobs_logged
 from .records import (
     Claim,
     ClaimRequest,
@@ -273,14 +273,13 @@ def reclaim_expired_leases(conn: Connection, d: SqlDialect, limit: int) -> Maint
         .where(jobs.c.status == _RUNNING, jobs.c.lease_expires_at < now)
         .limit(limit)
     )
-    report = MaintenanceReport()
-    for row in conn.execute(stmt).mappings().all():
-        if _reclaim(conn, d, row):
-            report.reclaimed += 1
-    return report
+    rows = conn.execute(stmt).mappings().all()
+    updated = update_jobs_logged(conn, d, [_reclaim(d, row) for row in rows])
+    return MaintenanceReport(reclaimed=sum(row is not None for row in updated))
 
 
-def _reclaim(conn: Connection, d: SqlDialect, row: RowMapping) -> bool:
+def _reclaim(d: SqlDialect, row: RowMapping) -> Change:
+    """The fenced update that ends an expired lease's attempt: its job's fate and event."""
     expiries = row["lease_expiries"] + 1
     fate = after_lease_expiry(
         lease_expiries=expiries,
@@ -304,8 +303,7 @@ def _reclaim(conn: Connection, d: SqlDialect, row: RowMapping) -> bool:
     if fate.error_type is not None:
         values |= {"error_type": fate.error_type.value, "error_message": fate.message}
         data["error"] = {"type": fate.error_type.value, "message": fate.message}
-    lease = Lease(row["id"], row["lease_token"])
-    return update_job_logged(conn, d, _fence(lease), values, ("status", data)) is not None
+    return _fence(Lease(row["id"], row["lease_token"])), values, ("status", data)
 
 
 def expire_overdue_jobs(conn: Connection, d: SqlDialect, limit: int) -> int:
@@ -324,11 +322,11 @@ def expire_overdue_jobs(conn: Connection, d: SqlDialect, limit: int) -> int:
         "finished_at": now,
     }
     data = {"status": "failed", "from": "queued", "error": {"type": "expired", "message": message}}
-    count = 0
-    for job_id in list(ids):
-        where = [jobs.c.id == job_id, jobs.c.status == JobStatus.QUEUED.value]
-        count += update_job_logged(conn, d, where, values, ("status", data)) is not None
-    return count
+    queued = JobStatus.QUEUED.value
+    changes: list[Change] = [
+        ([jobs.c.id == job_id, jobs.c.status == queued], values, ("status", data)) for job_id in ids
+    ]
+    return sum(row is not None for row in update_jobs_logged(conn, d, changes))
 
 
 def prune_finished_jobs(conn: Connection, d: SqlDialect, retention_s: float, limit: int) -> int:

@@ -1,0 +1,118 @@
+"""PostgreSQL's SQL for the shared units: the clock, the claim and the event insert.
+
+Event ids are handed out in commit order. Readers tail the events table by id ("everything
+after the last id I saw"), which misses an event only if a transaction with a lower id
+commits after one with a higher id has been read. So every transaction that logs events
+takes one transaction-level advisory lock (per schema) just before it draws their ids, and
+holds it until it has committed: of two such transactions, the second draws its ids only
+after the first is visible. Commits of event-logging transactions were serialised already —
+``NOTIFY`` takes a database-wide lock from pre-commit to the end of the transaction — so
+this adds only the insert's own round trip to that queue. Its rule: the events insert comes
+last in a transaction, after every row lock it takes (a lock taken while holding the events
+lock could wait on a transaction that waits for the events lock).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..jobs import JobStatus
+from .records import ClaimRequest
+from .tables import jobs
+
+__all__ = ["CHANNEL_SQL", "NOTIFY_SQL", "PostgresDialect"]
+
+#: The database's clock in epoch seconds. Wrapped in a sub-select by `PostgresDialect.now`,
+#: so it is read once per statement and the planner can use it in index conditions
+#: (``clock_timestamp()`` itself is volatile, evaluated row by row).
+_NOW_SQL = "extract(epoch from clock_timestamp())::float8"
+#: Where changes are announced: one channel per schema, so databases shared by several
+#: backburner installations (or test runs) do not wake each other.
+CHANNEL_SQL = "left('backburner.' || current_schema(), 63)"
+NOTIFY_SQL = f"SELECT pg_notify({CHANNEL_SQL}, '')"
+#: append_events in one statement whatever the number of rows: the rows travel as one JSON
+#: array of ``[job_id, seq, type, data]`` (one parameter to encode, where arrays of strings
+#: cost the driver a Python loop per element); the ids are drawn under the events lock (the
+#: materialised CTE is scanned before any row can be inserted); and the NOTIFY wakes
+#: listeners on every node when the transaction commits.
+_INSERT_EVENTS = f"""
+WITH locked AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock(hashtext('backburner.events.' || current_schema()))
+), inserted AS (
+    INSERT INTO events (job_id, seq, type, data, created_at)
+    SELECT e->>0, (e->>1)::int, e->>2, (e->3)::jsonb, {_NOW_SQL}
+    FROM locked, json_array_elements(%(rows)s::json) AS e
+)
+{NOTIFY_SQL}
+"""
+
+
+@dataclass(frozen=True)
+class PostgresDialect:
+    """PostgreSQL's SQL for the shared units. Stateless: every instance is equal, so the
+    statements built per dialect are built once per process."""
+
+    def now(self) -> ColumnElement[Any]:
+        return sa.select(sa.literal_column(_NOW_SQL, sa.Float)).scalar_subquery()
+
+    def insert_events(
+        self, conn: Connection, rows: list[tuple[str, int, str, dict[str, Any]]]
+    ) -> None:
+        """append_events: all rows in one statement, in commit order (see the module), then
+        NOTIFY."""
+        conn.exec_driver_sql(_INSERT_EVENTS, {"rows": json.dumps(rows)})
+
+    def claim(
+        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
+    ) -> Sequence[RowMapping]:
+        """claim_jobs: lock the oldest runnable jobs by priority, skipping rows another claim
+        holds (``FOR UPDATE SKIP LOCKED``), and start them, in one ``UPDATE … RETURNING``."""
+        params = {
+            "kinds": list(request.kinds),
+            "limit": request.limit,
+            "worker_id": worker_id,
+            "token": token,
+            "lease_s": lease_s,
+        }
+        rows = conn.execute(self._claim_statement(), params).mappings().all()
+        # RETURNING follows no ORDER BY: put them back in the order they were picked.
+        return sorted(rows, key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+
+    @functools.cache  # noqa: B019 - the dialect is a stateless value; built once, kept
+    def _claim_statement(self) -> sa.Update:
+        now = self.now()
+        picked = (
+            sa.select(jobs.c.id)
+            .where(
+                jobs.c.status == JobStatus.QUEUED.value,
+                jobs.c.run_at <= now,
+                jobs.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+            .with_for_update(skip_locked=True)
+            .cte("picked")
+        )
+        return (
+            sa.update(jobs)
+            .where(jobs.c.id == picked.c.id)
+            .values(
+                status=JobStatus.RUNNING.value,
+                attempt=jobs.c.attempt + 1,
+                worker_id=sa.bindparam("worker_id", type_=sa.String),
+                lease_token=sa.bindparam("token", type_=sa.String),
+                lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Float),
+                started_at=sa.func.coalesce(jobs.c.started_at, now),
+                updated_at=now,
+                event_seq=jobs.c.event_seq + 1,
+            )
+            .returning(*jobs.c)
+        )
