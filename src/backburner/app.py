@@ -368,6 +368,8 @@ class Backburner:
     @property
     def metrics(self) -> JobMetrics:
         """This app's Prometheus metrics (made on first use): ``app.metrics.render(counts)``."""
+        if self._metrics is not None:  # set once, never unset: no lock needed to read it
+            return self._metrics
         with self._lock:
             if self._metrics is None:
                 from .metrics import JobMetrics  # prometheus_client only when metrics are used

@@ -59,14 +59,24 @@ class JobMetrics:
             ["kind", "status", "error_type"],
             registry=self.registry,
         )
+        #: ``(kind, status, error_type)`` → that outcome's wait, run and outcome series.
+        self._series: dict[tuple[str, str, str], tuple[Histogram, Histogram, PromCounter]] = {}
 
     def observe(
         self, kind: str, wait_s: float, run_s: float, status: str, error_type: str | None
     ) -> None:
         """Record one attempt's outcome: cheap, no I/O (called on the worker's hot path)."""
-        self._wait.labels(kind).observe(max(wait_s, 0.0))
-        self._run.labels(kind, status).observe(max(run_s, 0.0))
-        self._outcomes.labels(kind, status, error_type or "").inc()
+        key = (kind, status, error_type or "")
+        series = self._series.get(key)
+        if series is None:  # `labels` checks and converts its arguments on every call
+            series = self._series[key] = (
+                self._wait.labels(kind),
+                self._run.labels(kind, status),
+                self._outcomes.labels(*key),
+            )
+        series[0].observe(max(wait_s, 0.0))
+        series[1].observe(max(run_s, 0.0))
+        series[2].inc()
 
     def render(self, counts: Iterable[JobCount]) -> bytes:
         """The exposition text: this process's histograms and counter, and gauges of ``counts``.

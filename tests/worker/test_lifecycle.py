@@ -378,6 +378,41 @@ async def test_per_kind_concurrency_limits_running_jobs(app: bb.Backburner) -> N
     assert peak == 2
 
 
+async def test_a_slot_frees_when_the_handler_returns_not_when_its_outcome_is_written(
+    app: bb.Backburner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next job starts while the last one's outcome is being written; outcomes waiting
+    beyond ``concurrency`` take slots again, so a stuck database stops the claiming."""
+    started: list[int] = []
+
+    @app.task
+    async def quick(ctx: bb.Context, n: int) -> None:
+        started.append(n)
+
+    storage = await app.open()
+    release = asyncio.Event()
+    finish_jobs = storage.finish_jobs
+
+    async def slow_finish(outcomes: list[Any]) -> list[bool]:
+        await release.wait()
+        return await finish_jobs(outcomes)
+
+    monkeypatch.setattr(storage, "finish_jobs", slow_finish)
+    jobs = [await app.submit("quick", i) for i in range(4)]
+    async with app.worker(concurrency=1):
+
+        async def two_started() -> bool:
+            return len(started) == 2
+
+        await eventually(two_started)
+        await asyncio.sleep(0.3)
+        assert started == [0, 1]  # one handler at a time, and no third while two wait
+        release.set()
+        for job in jobs:
+            assert (await app.wait(job.id, timeout=10)).status is S.SUCCEEDED
+    assert started == [0, 1, 2, 3]
+
+
 async def test_priority_runs_first(app: bb.Backburner) -> None:
     order: list[int] = []
 

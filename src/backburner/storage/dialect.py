@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -26,6 +27,9 @@ class SqlDialect(Protocol):
         self, conn: Connection, rows: list[tuple[str, int, str, dict[str, Any]]]
     ) -> None:
         """Insert ``(job_id, seq, type, data)`` event rows, stamped with the database clock."""
+
+    def execute_many(self, conn: Connection, stmt: sa.Update, rows: list[dict[str, Any]]) -> None:
+        """Run ``stmt`` (its parameters named ``sa.bindparam``s) for each of ``rows``."""
 
     def claim(
         self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float

@@ -18,11 +18,13 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, RowMapping
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from ..jobs import JobStatus
 from .records import ClaimRequest
@@ -70,6 +72,12 @@ class PostgresDialect:
         NOTIFY."""
         conn.exec_driver_sql(_INSERT_EVENTS, {"rows": json.dumps(rows)})
 
+    def execute_many(self, conn: Connection, stmt: sa.Update, rows: list[dict[str, Any]]) -> None:
+        """One execution for all ``rows``: the statement reads its parameters from a JSON
+        recordset (``UPDATE … FROM json_to_recordset(…)``), where ``executemany`` would run
+        it once per row, with the driver's per-row work on both sides."""
+        conn.execute(_over_rows(stmt), {"rows": json.dumps(rows)})
+
     def claim(
         self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
     ) -> Sequence[RowMapping]:
@@ -116,3 +124,27 @@ class PostgresDialect:
             )
             .returning(*jobs.c)
         )
+
+
+@functools.cache
+def _over_rows(stmt: sa.Update) -> sa.Update:
+    """``stmt`` with each of its named parameters read from one row of a JSON recordset
+    (bound as ``rows``), typed as the parameter is, so it runs once for many rows."""
+    named = {
+        b.key: b
+        for b in visitors.iterate(stmt)
+        if isinstance(b, BindParameter) and b.required and b.key != "rows"
+    }
+    source = (
+        sa.func.json_to_recordset(sa.cast(sa.bindparam("rows", type_=sa.Text), JSON))
+        .table_valued(*(sa.column(key, b.type) for key, b in named.items()))
+        .render_derived(name="o", with_types=True)
+    )
+
+    def replace(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in named:
+            return source.c[element.key]
+        return None
+
+    original: Any = stmt  # typed by its overloads as a column element or None
+    return cast(sa.Update, visitors.replacement_traverse(original, {}, replace))

@@ -85,6 +85,10 @@ class SqliteDialect:
             _INSERT_EVENTS, [(j, seq, kind, json.dumps(data)) for j, seq, kind, data in rows]
         )
 
+    def execute_many(self, conn: Connection, stmt: sa.Update, rows: list[dict[str, Any]]) -> None:
+        """The driver's ``executemany``: in process, one statement per row costs little."""
+        conn.execute(stmt, rows)
+
     def claim(
         self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
     ) -> Sequence[RowMapping]:

@@ -183,7 +183,7 @@ def finish_jobs(conn: Connection, d: SqlDialect, outcomes: list[Outcome]) -> lis
             shapes.setdefault(shape, []).append(params)
             logged.append((outcome.lease.job_id, seq + 1, "status", data))
     for shape, rows in shapes.items():
-        conn.execute(_finish_statement(d, *shape), rows)
+        d.execute_many(conn, _finish_statement(d, *shape), rows)
     append_events(conn, d, logged, hooked)
     return [o.lease.job_id in held for o in outcomes]
 

@@ -188,11 +188,18 @@ class Worker:
                 await self._idle(storage)
 
     def _claim_requests(self) -> tuple[list[ClaimRequest], int]:
-        """What to ask for: per-kind limits first, then every unconstrained kind."""
-        limit = min(self.concurrency - len(self._running), _BATCH)
+        """What to ask for: per-kind limits first, then every unconstrained kind.
+
+        A job whose handler has returned holds no slot while its outcome is written: the
+        next claim overlaps that write. Outcomes waiting beyond ``concurrency`` (a slow
+        database) do take slots, so they cannot pile up without bound.
+        """
+        handling = [run for run in self._running.values() if not run.finishing]
+        writing = len(self._running) - len(handling)
+        limit = min(self.concurrency - len(handling) - max(writing - self.concurrency, 0), _BATCH)
         if limit <= 0:
             return [], 0
-        counts = Counter(run.kind.name for run in self._running.values())
+        counts = Counter(run.kind.name for run in handling)
         requests, free_kinds = [], []
         for kind in self.app.kinds:
             if kind.policy.concurrency is None:
@@ -225,6 +232,8 @@ class Worker:
         try:
             outcome = await execute(run, threads=self._threads, watch=self._watch)
             run.finishing = True
+            if self._wake is not None:
+                self._wake.set()  # its slot is free (see `_claim_requests`)
             recorded = outcome is not None and await finisher.finish(outcome)
             if not recorded:
                 log.info(
