@@ -206,7 +206,7 @@ async def _capture(storage: PostgresStorage, db: psycopg.Connection[Any]) -> lis
         with lock:
             sent.append((statement, params))
 
-    engine = storage._engine.sync_engine
+    engine = storage._engine
     sa.event.listen(engine, "before_cursor_execute", record)
     newest = db.execute("SELECT max(id) FROM events").fetchone()
     tail = max((newest[0] if newest else 0) - 300, 0)

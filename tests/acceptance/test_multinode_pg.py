@@ -46,14 +46,13 @@ from tests.apps.acceptance_app import build_app, read_records
 from tests.conftest import eventually, run_sql
 
 logger = logging.getLogger(__name__)
-pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.timeout(600)]
 
-#: Jobs submitted over HTTP. The issue asks for 5,000, and that passes, but on this shared
-#: 2-core machine submitting is the bottleneck (30-60 submits/s through the two nodes
-#: together, each with an Idempotency-Key, depending on the load): 5,000 took 143 s, 2,000
-#: 63-79 s, over the minute this test may take. ``BACKBURNER_TEST_MULTINODE_JOBS=5000``
-#: runs the full size.
-JOBS = int(os.environ.get("BACKBURNER_TEST_MULTINODE_JOBS", "1500"))
+#: Jobs submitted over HTTP, as the issue asks. On this shared 2-core machine submitting is
+#: the slow part (each submit over HTTP with an Idempotency-Key): the whole test takes about
+#: two minutes. ``BACKBURNER_TEST_MULTINODE_JOBS`` sets another size (e.g. 500 while working
+#: on it).
+JOBS = int(os.environ.get("BACKBURNER_TEST_MULTINODE_JOBS", "5000"))
 #: Concurrent HTTP connections submitting, shared between the two API nodes.
 SUBMITTERS = 8
 #: Worker lease: short, so the SIGKILLed worker's jobs come back in seconds.

@@ -22,9 +22,9 @@ from alembic.config import Config
 
 import backburner as bb
 from backburner.storage import ClaimRequest, Storage, create_storage, migrate
-from backburner.storage.loop_thread import Waiters
 from backburner.storage.postgres import PostgresStorage, engine_url
 from backburner.storage.postgres_dialect import PostgresDialect
+from backburner.storage.waiters import Waiters
 from tests.conftest import POSTGRES_URL, admin_sql, run_sql
 
 S = bb.JobStatus

@@ -1,15 +1,17 @@
 """PostgreSQL: any number of API and worker processes, on any number of machines, one database.
 
 The shared units (`queries`, `worker_queries`, …) run unchanged: each in one transaction on a
-pooled connection, through SQLAlchemy's asyncio engine over psycopg 3
-(``AsyncConnection.run_sync``). What differs from SQLite lives here: the clock, the claim
-(``FOR UPDATE SKIP LOCKED``, so claims on many nodes never wait for each other), event inserts
-that ``NOTIFY`` listeners, and waking idle waiters with ``LISTEN`` instead of polling.
+pooled psycopg 3 connection, in a thread of the storage's own pool (one thread per pooled
+connection), as on SQLite. What differs from SQLite lives here and in `postgres_dialect`:
+the clock, the claim (``FOR UPDATE SKIP LOCKED``, so claims on many nodes never wait for each
+other), event inserts that ``NOTIFY`` listeners (`pg_listener`) instead of polling, retries,
+and maintenance that runs on one node at a time.
 
-Every connection — the pool and the listener — lives on one private event loop in a thread of
-its own: the storage can then be used from any event loop (the sync facade's, a test's,
-``asyncio.run`` in a script), and a handler that blocks its worker's loop never leaves a
-transaction (and its row locks) hanging half-done.
+Transactions run in the storage's threads, not on the caller's event loop: the storage can
+be used from any loop (the sync facade's, a test's, ``asyncio.run`` in a script), and a
+handler that blocks its worker's loop never leaves a transaction (and its row locks) hanging
+half-done. psycopg's synchronous waits are in C; its asyncio ones, through SQLAlchemy's
+greenlet adapter, cost about twice the CPU per transaction.
 
 ``?schema=name`` in the URL keeps the tables in that schema: it is made if missing (while
 migrating) and set as the ``search_path`` of every connection.
@@ -18,26 +20,29 @@ migrating) and set as the ``search_path`` of every connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import sql as pgsql
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..config import Settings
 from ..errors import StorageError
 from . import migrate, queries, worker_queries
-from .loop_thread import LoopThread, Waiters
+from .pg_listener import Listener, first_line
 from .postgres_dialect import CHANNEL_SQL, NOTIFY_SQL, PostgresDialect
 from .records import MaintenanceReport
 from .sql import SqlStorage
+from .waiters import Waiters
 
 __all__ = ["PostgresStorage", "engine_url"]
 
@@ -58,8 +63,6 @@ _ATTEMPTS = 5
 #: Seconds: a connection attempt, and a wait for a free pooled connection.
 _CONNECT_TIMEOUT_S = 5
 _POOL_TIMEOUT_S = 30.0
-#: The listener checks its connection is alive this often when no notification comes.
-_LISTEN_CHECK_S = 10.0
 #: At close, how long transactions still running get to finish.
 _DRAIN_S = 10.0
 
@@ -82,29 +85,38 @@ class PostgresStorage(SqlStorage):
         super().__init__(PostgresDialect())
         url, self.schema = engine_url(settings.database_url)
         self._where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
-        self._engine: AsyncEngine = create_async_engine(
+        self._engine: Engine = sa.create_engine(
             url,
             pool_size=settings.pool_size,
             max_overflow=0,
             pool_timeout=_POOL_TIMEOUT_S,
             connect_args=_connect_args(url, self.schema),
         )
-        self._runtime = LoopThread("bb-postgres")
+        self._threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="bb-postgres")
         self._waiters = Waiters()
-        self._listener: asyncio.Task[None] | None = None
-        self._open_lock: asyncio.Lock | None = None
+        self._listener: Listener | None = None
+        self._lock = threading.Lock()
+        self._opening: Future[bool] | None = None
         self._opened = False
         self._closed = False
 
     # ── running units ─────────────────────────────────────────────────────
     async def _read(self, unit: Callable[..., T], *args: Any) -> T:
-        return await self._runtime.run(self._transact(unit, args))
+        return await self._run(unit, args)
 
     async def _write(self, unit: Callable[..., T], *args: Any) -> T:
-        return await self._runtime.run(self._transact(unit, args))
+        return await self._run(unit, args)
 
-    async def _transact(self, unit: Callable[..., T], args: tuple[Any, ...]) -> T:
-        """Run ``unit`` in one transaction (on the private loop).
+    async def _run(self, unit: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``unit`` in one transaction on a pool thread.
+
+        Cancelling the caller does not stop a transaction that has begun: it runs to its
+        end (its connection and locks are never left half-way); one not yet begun is dropped.
+        """
+        return await asyncio.wrap_future(self._threads.submit(self._transact, unit, args))
+
+    def _transact(self, unit: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Run ``unit`` in one transaction.
 
         Run it again after a deadlock or serialization failure (the server rolled it back),
         and after a connection turned out dead before ``COMMIT`` was sent (a server restart
@@ -114,13 +126,13 @@ class PostgresStorage(SqlStorage):
         for attempt in range(1, _ATTEMPTS + 1):
             committing = False
             try:
-                async with self._engine.begin() as conn:
-                    result = await conn.run_sync(unit, self.dialect, *args)
+                with self._engine.begin() as conn:
+                    result = unit(conn, self.dialect, *args)
                     committing = True
                 return result
             except DBAPIError as exc:
                 if attempt < _ATTEMPTS and _retryable(exc, committing):
-                    await asyncio.sleep(random.uniform(0, 0.005 * attempt))
+                    time.sleep(random.uniform(0, 0.005 * attempt))
                     continue
                 if isinstance(exc, OperationalError | InterfaceError):
                     raise StorageError(f"PostgreSQL at {self._where}: {_reason(exc)}") from None
@@ -134,41 +146,39 @@ class PostgresStorage(SqlStorage):
 
     # ── lifecycle ─────────────────────────────────────────────────────────
     async def open(self) -> None:
-        """Create the schema if needed and migrate it: once per process, and of many
-        processes starting together one migrates (under an advisory lock) while the others
-        wait and then find the schema current."""
-        if not self._opened:
-            await self._runtime.run(self._open())
-
-    async def _open(self) -> None:
-        if self._open_lock is None:
-            self._open_lock = asyncio.Lock()
-        async with self._open_lock:
-            if self._opened:
-                return
-            if await self._transact(_migrate_unit, (self.schema,)):
-                log.info(
-                    "database migrated",
-                    extra={"action": "db_migrated", "database": self._where},
-                )
-            self._opened = True
+        """Create the schema if needed and migrate it: once per process, however many callers
+        wait, and of many processes starting together one migrates (under an advisory lock)
+        while the others wait and then find the schema current. A failure is raised to every
+        waiter and retried by the next call."""
+        if self._opened:
+            return
+        with self._lock:
+            if self._opening is None:
+                self._opening = self._threads.submit(self._transact, _migrate_unit, (self.schema,))
+            opening = self._opening
+        try:
+            migrated = await asyncio.wrap_future(opening)
+        except BaseException:
+            with self._lock:
+                if self._opening is opening:
+                    self._opening = None
+            raise
+        if migrated and not self._opened:
+            log.info("database migrated", extra={"action": "db_migrated", "database": self._where})
+        self._opened = True
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._runtime.started:
-            await self._runtime.run(self._shutdown())
-        self._runtime.stop()
-
-    async def _shutdown(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-        current = asyncio.current_task()
-        busy = [t for t in asyncio.all_tasks() if t is not current]
-        if busy:
-            await asyncio.wait(busy, timeout=_DRAIN_S)
-        await self._engine.dispose()
+        """Stop listening, let running transactions end (up to ten seconds), close the pool."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(self._threads.shutdown, True), _DRAIN_S)
+        self._engine.dispose()
 
     # ── what differs from the shared methods ──────────────────────────────
     async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
@@ -195,57 +205,30 @@ class PostgresStorage(SqlStorage):
     async def wait_for_change(self, timeout_s: float) -> None:
         """Return when another transaction logged an event (a ``NOTIFY`` on this schema's
         channel, from any node), or after ``timeout_s``."""
-        if self._listener is None and not self._closed:
-            self._runtime.call_soon(self._start_listener)
+        if self._listener is None:
+            self._start_listener()
         await self._waiters.wait(timeout_s)
 
     def _start_listener(self) -> None:
-        if self._listener is None and not self._closed:
-            self._listener = asyncio.create_task(self._listen(), name="bb-postgres-listen")
+        with self._lock:
+            if self._listener is not None or self._closed:
+                return
+            listener = Listener(self._listen_connection, self._channel, self._waiters, self._where)
+            self._listener = listener
+        listener.start()
 
-    async def _listen(self) -> None:
-        """LISTEN on a dedicated connection and wake waiters on every notification,
-        reconnecting (with a growing pause) whenever the connection is lost."""
+    def _listen_connection(self) -> psycopg.Connection[Any]:
+        """A connection of its own (not pooled, autocommit) with the pool's arguments."""
         cargs, cparams = self._engine.dialect.create_connect_args(self._engine.url)
-        cparams = {k: v for k, v in cparams.items() if k != "context"}
         cparams.update(_connect_args(self._engine.url, self.schema))
-        pause = 0.1
-        while True:
-            listened = False
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    *cargs, **cparams, autocommit=True
-                ) as conn:
-                    channel = await self._channel(conn)
-                    await conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
-                    listened = True
-                    # Changes made while nobody listened were not announced: look now.
-                    self._waiters.wake()
-                    await self._relay(conn)
-            except Exception as exc:  # whatever it was, the listener must not die: retry
-                pause = 0.1 if listened else pause  # it was lost, not refused: retry soon
-                log.warning(
-                    "not listening for changes (retrying in %.1fs): %s",
-                    pause,
-                    _first_line(exc),
-                    extra={"action": "listen_failed", "database": self._where},
-                )
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
+        return psycopg.connect(*cargs, **cparams, autocommit=True)
 
-    async def _relay(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Wake waiters at each notification, until the connection fails."""
-        while True:
-            async for _notify in conn.notifies(timeout=_LISTEN_CHECK_S):
-                self._waiters.wake()
-            await conn.execute("SELECT 1")  # a quiet spell: is the server still there?
-
-    async def _channel(self, conn: psycopg.AsyncConnection[Any]) -> str:
+    def _channel(self, conn: psycopg.Connection[Any]) -> str:
         """The channel `insert_events` notifies: named after the schema (which may not have
         been made yet, so the configured name is used, not the server's view of it)."""
         if self.schema is not None:
             return f"backburner.{self.schema}"
-        row = await (await conn.execute(f"SELECT {CHANNEL_SQL}")).fetchone()
+        row = conn.execute(f"SELECT {CHANNEL_SQL}").fetchone()
         if row is None or row[0] is None:
             raise StorageError("no schema of the search_path exists yet")
         return str(row[0])
@@ -276,12 +259,7 @@ def _retryable(exc: DBAPIError, committing: bool) -> bool:
 
 def _reason(exc: DBAPIError) -> str:
     """The driver's message, first line only (the rest is libpq's context)."""
-    return _first_line(exc.orig or exc)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc.orig or exc)
 
 
 def _migrate_unit(conn: Connection, _d: PostgresDialect, schema: str | None) -> bool:
