@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 import backburner as bb
 from backburner.jobs import JobStatus
-from backburner.storage import ClaimRequest, JobQuery, create_storage
+from backburner.storage import Claim, ClaimRequest, JobQuery, Outcome, create_storage
 from backburner.storage.postgres import PostgresStorage, engine_url
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test?schema=plans_check"
@@ -224,14 +224,18 @@ async def _capture(storage: PostgresStorage, db: psycopg.Connection[Any]) -> lis
         ("event feed, live tail", lambda: storage.event_feed(tail, 500)),
         ("webhook due (seconds_until_due)", storage.seconds_until_webhook_due),
         ("claim 10", lambda: _claim(storage)),
+        ("finish 10 (the fenced update)", lambda: _finish(storage, claimed)),
     ]
+    claimed: list[Claim] = []
     plans = []
     try:
         for name, call in calls:
             sent.clear()
-            await call()
+            result = await call()
+            if name.startswith("claim"):
+                claimed.extend(result)
             with lock:
-                statement, params = next((s, p) for s, p in sent if _on_a_table(s))
+                statement, params = next((s, p) for s, p in sent if _picked(name, s))
             plans.append(Plan(name, _inline(db, statement, params)))
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
@@ -249,6 +253,19 @@ async def _scope(storage: PostgresStorage, after_id: int) -> Any:
 async def _claim(storage: PostgresStorage) -> Any:
     kinds = tuple(f"kind_{k}" for k in range(5))
     return await storage.claim_jobs("plans", [ClaimRequest(kinds, 10)], 60.0, 10)
+
+
+async def _finish(storage: PostgresStorage, claimed: list[Claim]) -> Any:
+    outcomes = [Outcome(c.lease, JobStatus.SUCCEEDED, output={"ok": True}) for c in claimed]
+    return await storage.finish_jobs(outcomes)
+
+
+def _picked(name: str, statement: str) -> bool:
+    """The statement explained for the call ``name``: the finish's update (after its locking
+    read), else the first on a checked table."""
+    if name.startswith("finish"):
+        return statement.lstrip().startswith("UPDATE")
+    return _on_a_table(statement)
 
 
 def _on_a_table(statement: str) -> bool:

@@ -248,12 +248,14 @@ def _finish_statement(d: SqlDialect, status: JobStatus, error: bool, release: bo
         values |= {"attempt": jobs.c.attempt - 1, "run_at": d.now()}
     elif status is JobStatus.QUEUED:
         values["run_at"] = d.now() + sa.bindparam("delay_s", type_=sa.Float)
+    # Fenced by id and token alone: every way out of `running` clears the token, so a held
+    # token means a running job. (With `status = 'running'` too, PostgreSQL's planner may
+    # join a batch through the partial index of *all* running jobs rather than by id.)
     return (
         sa.update(jobs)
         .where(
             jobs.c.id == sa.bindparam("job_id", type_=sa.String),
             jobs.c.lease_token == sa.bindparam("token", type_=sa.String),
-            jobs.c.status == _RUNNING,
         )
         .values(**values, event_seq=jobs.c.event_seq + 1, updated_at=d.now())
     )
