@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import RowMapping
 
 from ..jobs import ErrorType, Event, Job, JobError, JobStatus, Webhook
@@ -27,6 +28,8 @@ __all__ = [
     "row_to_job",
     "to_datetime",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,8 @@ def row_to_job(row: RowMapping, *, deduplicated: bool = False) -> Job:
     error = None
     if row["error_type"] is not None:
         error = JobError(type=ErrorType(row["error_type"]), message=row["error_message"] or "")
-    return Job.model_construct(
+    return _trusted(
+        Job,
         id=row["id"],
         kind=row["kind"],
         owner=row["owner"],
@@ -208,6 +212,19 @@ def row_to_job(row: RowMapping, *, deduplicated: bool = False) -> Job:
         expire_at=_at(row["expire_at"]),
         deduplicated=deduplicated,
     )
+
+
+def _trusted(model: type[M], **values: Any) -> M:
+    """``model.model_construct(**values)`` for values naming every field: what it does, without
+    its per-field pass (aliases, defaults), which costs more than the rest of a row's reading.
+    Claims turn every claimed row into a `Job`, and API reads every job they answer with.
+    """
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
 
 
 def row_to_event(row: RowMapping) -> Event:
