@@ -6,7 +6,7 @@ commits after one with a higher id has been read. So every transaction that logs
 takes one transaction-level advisory lock (per schema) just before it draws their ids, and
 holds it until it has committed: of two such transactions, the second draws its ids only
 after the first is visible. Commits of event-logging transactions were serialised already —
-``NOTIFY`` takes a database-wide lock from pre-commit to the end of the transaction — so
+``NOTIFY`` takes a server-wide lock from pre-commit to the end of the transaction — so
 this adds only the insert's own round trip to that queue. Its rule: the events insert comes
 last in a transaction, after every row lock it takes (a lock taken while holding the events
 lock could wait on a transaction that waits for the events lock).
