@@ -4,10 +4,12 @@
 .venv/bin/python bench/http_service.py          # the full run (about two minutes)
 .venv/bin/python bench/http_service.py --quick  # a smoke run (a few seconds): does it still work?
 .venv/bin/python bench/http_service.py --only sse --watchers 200
+.venv/bin/python bench/http_service.py --processes 1  # one API process, the worker inside it
 ```
 
 Figures, each server on a fresh SQLite file in a temporary directory, started with
-``--log-level WARNING`` (no access log):
+``--log-level WARNING`` (no access log) and ``--processes N`` (default: the number of CPUs;
+above 1, figure 3's worker runs in a process of its own):
 
 1. submit throughput: ``POST /v1/jobs`` over ``--concurrency`` keep-alive connections, the
    server started with ``--no-worker`` so only the API is measured;
@@ -69,6 +71,8 @@ class Sizes:
     every: float = 5.0
     #: Figure 3's worker: 0 runs it inside the server, N as ``--workers N`` processes.
     worker_processes: int = 0
+    #: API processes of each server (``serve --processes N``).
+    processes: int = field(default_factory=lambda: os.cpu_count() or 2)
     timeout_s: float = 120.0
 
     @property
@@ -160,8 +164,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(directory: Path, name: str, *extra: str, env: dict[str, str]) -> Iterator[Server]:
-    """``backburner serve`` on a fresh database ``name``.db, stopped with SIGTERM on exit."""
+def serving(
+    directory: Path, name: str, processes: int, *extra: str, env: dict[str, str]
+) -> Iterator[Server]:
+    """``backburner serve --processes N`` on a fresh database ``name``.db, stopped with SIGTERM
+    on exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")} | env
     env["BACKBURNER_DATABASE_URL"] = f"sqlite:///{directory / f'{name}.db'}"
     made = subprocess.run(
@@ -170,6 +177,7 @@ def serving(directory: Path, name: str, *extra: str, env: dict[str, str]) -> Ite
     )  # fmt: skip
     port, log = free_port(), directory / f"{name}.log"
     command = [BIN, "serve", APP, "--port", str(port), "--log-level", "WARNING", *extra]
+    command += ["--processes", str(processes)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     server = Server(port, made.stdout.strip(), proc, log)
@@ -232,7 +240,7 @@ def cpu_note(result: dict[str, Any]) -> str:
 def bench_submit(server: Server, sizes: Sizes, report: Report) -> list[str]:
     """Figure 1: the submit rate; returns the ids of the jobs made."""
     n, c = sizes.submits, sizes.concurrency
-    print(f"1. submit: {n:,} × POST /v1/jobs over {c} connections (--no-worker)", flush=True)
+    print(f"1. submit: {n:,} × POST /v1/jobs, {c} connections (API processes: {sizes.processes})")
     r = load(
         server, "submit", sizes.timeout_s + 60, submits=n, concurrency=c, timeout_s=sizes.timeout_s
     )
@@ -251,7 +259,8 @@ def bench_submit(server: Server, sizes: Sizes, report: Report) -> list[str]:
 def bench_get(server: Server, sizes: Sizes, report: Report, ids: list[str]) -> None:
     """Figure 2: GET latency under ``readers`` concurrent connections."""
     s, readers = sizes.seconds, sizes.readers
-    print(f"2. GET /v1/jobs/{{id}}: {readers} connections for {s:g} s over {len(ids):,} jobs")
+    print(f"2. GET /v1/jobs/{{id}}: {readers} connections, {s:g} s, {len(ids):,} jobs", end=" ")
+    print(f"(API processes: {sizes.processes})")
     r = load(server, "get", s + 60, ids=ids, readers=readers, seconds=s, max_requests=10_000_000)
     lat = r["latency_ms"]
     rate = lat.get("count", 0) / r["elapsed_s"]
@@ -270,7 +279,8 @@ def bench_sse(server: Server, sizes: Sizes, report: Report) -> None:
     w, every, ticks = sizes.watchers, sizes.every, sizes.ticks
     print(
         f"3. SSE: {w} watchers, one per running job; each job reports progress every "
-        f"{every:g} s, {ticks} times ({w / every:,.0f} updates/s in all)",
+        f"{every:g} s, {ticks} times ({w / every:,.0f} updates/s in all; "
+        f"API processes: {sizes.processes})",
         flush=True,
     )
     wall = sizes.lead_s + every * (ticks + 1)
@@ -311,7 +321,7 @@ def bench_sse(server: Server, sizes: Sizes, report: Report) -> None:
 def run(sizes: Sizes, only: set[str], directory: Path) -> Report:
     report = Report()
     if only & {"submit", "get"}:
-        with serving(directory, "api", "--no-worker", env={}) as server:
+        with serving(directory, "api", sizes.processes, "--no-worker", env={}) as server:
             warm = replace(sizes, submits=min(sizes.submits, 2000))
             ids = bench_submit(server, sizes if "submit" in only else warm, report)
             if "get" in only:
@@ -319,7 +329,7 @@ def run(sizes: Sizes, only: set[str], directory: Path) -> Report:
     if "sse" in only:
         env = {"BACKBURNER_CONCURRENCY": str(sizes.watchers + 10)}
         workers = ("--workers", str(sizes.worker_processes)) if sizes.worker_processes else ()
-        with serving(directory, "sse", *workers, env=env) as server:
+        with serving(directory, "sse", sizes.processes, *workers, env=env) as server:
             bench_sse(server, sizes, report)
     return report
 
@@ -342,6 +352,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=d.worker_processes,
         help="figure 3: run the worker as N processes (serve --workers N), not in the server",
     )
+    p.add_argument("--processes", type=int, default=d.processes, help="API processes per server")
     p.add_argument("--only", default=",".join(FIGURES), help=f"some of {','.join(FIGURES)}")
     args = p.parse_args(argv)
     args.only = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -352,13 +363,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def sizes_from(args: argparse.Namespace) -> Sizes:
     if args.quick:
-        return QUICK
+        return replace(QUICK, processes=args.processes)
     names = [f.name for f in fields(Sizes) if f.name != "timeout_s"]
     sizes = Sizes(**{n: getattr(args, n) for n in names})
     if min(sizes.submits, sizes.concurrency, sizes.readers, sizes.watchers) < 1:
         raise SystemExit("--submits, --concurrency, --readers and --watchers must be ≥ 1")
-    if sizes.worker_processes < 0:
-        raise SystemExit("--worker-processes must be ≥ 0")
+    if sizes.worker_processes < 0 or sizes.processes < 1:
+        raise SystemExit("--worker-processes must be ≥ 0 and --processes ≥ 1")
     if sizes.seconds <= 0 or sizes.every <= 0:
         raise SystemExit("--seconds and --every must be > 0")
     return sizes
@@ -367,6 +378,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sizes_from(args)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # headings at once
     version = importlib.metadata.version("backburner")
     load_avg = "/".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"backburner {version} HTTP — a real `backburner serve`, SQLite file, {sizes}")

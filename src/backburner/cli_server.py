@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 
 from .app import Backburner
-from .cli import AppArg, DatabaseUrlOpt, LogLevel, _configure_logging, cli, run
+from .cli import AppArg, DatabaseUrlOpt, LogLevel, _configure_logging, cli, fail, run
 
 __all__ = ["keys_cli", "serve"]
 
@@ -27,6 +20,15 @@ def serve(
     app_path: AppArg,
     host: Annotated[str, typer.Option(envvar="BACKBURNER_HOST", help="interface")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="BACKBURNER_PORT", help="TCP port")] = 8000,
+    processes: Annotated[
+        int,
+        typer.Option(
+            envvar="BACKBURNER_PROCESSES",
+            min=1,
+            help="API processes sharing the port (above 1, the worker runs in a process of "
+            "its own, as with --workers 1)",
+        ),
+    ] = 1,
     worker: Annotated[
         bool,
         typer.Option(
@@ -47,53 +49,49 @@ def serve(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) with uvicorn, by default with a worker inside."""
-    import uvicorn
-
-    from .api import create_api
+    from .cli_serving import ServeSpec, serve_api, worker_processes  # uvicorn: 0.1 s to import
 
     _configure_logging(log_level)
+    if processes > 1:
+        # One embedded worker, not one per API process: a process of its own.
+        worker_count = workers or (1 if worker else 0)
+        raise typer.Exit(
+            _serve_processes(app_path, processes, worker_count, log_level, host, port, database_url)
+        )
 
     async def work(app: Backburner) -> None:
-        api = create_api(app, run_worker=worker and not workers)
-        config = uvicorn.Config(api, host=host, port=port, log_level=log_level.lower())
-        with _worker_processes(app_path, workers, app.settings.database_url, log_level):
-            await uvicorn.Server(config).serve()
+        spec = ServeSpec(app_path, app.settings.database_url, host, port, log_level)
+        with worker_processes(app_path, workers, spec.database_url, log_level):
+            await serve_api(app, spec, run_worker=worker and not workers)
 
     run(work, app_path=app_path, database_url=database_url, needs_app=True)
 
 
-def _stop_with_parent() -> None:
-    """In the child: SIGTERM (a graceful stop) when the server dies, however it dies.
+def _serve_processes(
+    app_path: str,
+    processes: int,
+    workers: int,
+    log_level: str,
+    host: str,
+    port: int,
+    database_url: str | None,
+) -> int:
+    """``--processes N``: migrate once here, then N API processes and the worker processes."""
+    from .cli_serving import ApiProcesses, ServeSpec, listen_sockets, worker_processes
 
-    uvicorn re-raises the SIGTERM it handled once it has shut down, so the server may be gone
-    before any cleanup of ours runs; Linux's parent-death signal covers that and SIGKILL too.
-    """
-    if sys.platform == "linux":
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    specs: list[ServeSpec] = []
 
+    async def prepare(app: Backburner) -> None:
+        await app.open()  # migrated once, before the API processes open it together
+        specs.append(ServeSpec(app_path, app.settings.database_url, host, port, log_level))
 
-_PR_SET_PDEATHSIG = 1
-
-
-@contextlib.contextmanager
-def _worker_processes(
-    app_path: str, count: int, database_url: str, log_level: str
-) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``count`` `backburner worker` processes for the server's lifetime, stopped gracefully."""
-    env = {**os.environ, "BACKBURNER_DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "backburner.cli", "worker", app_path, "--log-level", log_level]
-    procs = [subprocess.Popen(command, env=env, preexec_fn=_stop_with_parent) for _ in range(count)]
+    run(prepare, app_path=app_path, database_url=database_url, needs_app=True)
     try:
-        yield procs
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        sockets = listen_sockets(host, port, processes)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
+    with worker_processes(app_path, workers, specs[0].database_url, log_level):
+        return ApiProcesses(specs[0], sockets).run()
 
 
 @keys_cli.command("create")

@@ -18,6 +18,7 @@ from ..app import Backburner
 from ..durations import parse_rate
 from . import events, jobs, system, tick, webhooks
 from .errors import install_error_handlers
+from .hotpaths import HotPaths
 from .metrics import router as metrics_router
 from .ratelimit import RateLimiter
 from .tokens import router as tokens_router
@@ -48,6 +49,7 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     rate = app.settings.submit_rate_limit
     api.state.rate_limiter = RateLimiter(*parse_rate(rate)) if rate else None
     install_error_handlers(api)
+    api.add_middleware(HotPaths)  # before CORS, so that CORS wraps it too
     if app.settings.cors_origins:
         _allow_cross_origin(api, app.settings.cors_origins)
     api.include_router(system.router)

@@ -15,7 +15,7 @@ from ..jobs import Job
 from ..tokens import InvalidToken, is_token
 from .errors import ApiError
 
-__all__ = ["Caller", "CallerDep", "owned_job"]
+__all__ = ["Caller", "CallerDep", "caller_for", "owned_job"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,9 @@ def _credential(header: str, access_token: str | None) -> str:
     return key.strip()
 
 
-async def _caller(
-    request: Request,
-    access_token: Annotated[str | None, Query(description="a browser token (not a key)")] = None,
-) -> Caller:
-    credential = _credential(request.headers.get("authorization", ""), access_token)
-    app: Backburner = request.app.state.backburner
+async def caller_for(app: Backburner, authorization: str, access_token: str | None) -> Caller:
+    """Who sends ``Authorization: authorization`` (and ``?access_token=``), or a 401."""
+    credential = _credential(authorization, access_token)
     if is_token(credential):
         try:
             owner, scope = await app.read_browser_token(credential)
@@ -80,6 +77,14 @@ async def _caller(
     if found is None:
         raise _unauthorized("the API key is not valid (unknown or revoked)")
     return Caller(found.owner, found.admin)
+
+
+async def _caller(
+    request: Request,
+    access_token: Annotated[str | None, Query(description="a browser token (not a key)")] = None,
+) -> Caller:
+    app: Backburner = request.app.state.backburner
+    return await caller_for(app, request.headers.get("authorization", ""), access_token)
 
 
 #: The dependency routes use: ``caller: CallerDep``.

@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 
 from .errors import ApiError
 
-__all__ = ["StrictJsonRoute", "parse_strict_json"]
+__all__ = ["NO_BODY", "StrictJsonRoute", "parse_strict_json", "read_strict_json"]
 
 #: Deepest nesting accepted in a body.
 MAX_DEPTH = 64
@@ -76,7 +76,8 @@ def parse_strict_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _invalid(f"the body is not valid UTF-8 (byte {exc.start})") from None
-    if text.count("[") + text.count("{") > 0 and _nesting(text) > MAX_DEPTH:
+    # No deeper than the brackets opened: most bodies need no count (a Python loop per char).
+    if text.count("[") + text.count("{") > MAX_DEPTH and _nesting(text) > MAX_DEPTH:
         raise _invalid(f"the JSON body is nested deeper than {MAX_DEPTH} levels")
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
@@ -109,13 +110,22 @@ class StrictJsonRoute(APIRoute):
 
         async def strict(request: Request) -> Response:
             if request.method in {"POST", "PUT", "PATCH"}:
-                await _check_body(request)
+                value = await read_strict_json(request)
+                if value is not NO_BODY:
+                    request._json = value  # starlette's cache: FastAPI reads it from here
             return await handler(request)
 
         return strict
 
 
-async def _check_body(request: Request) -> None:
+#: What `read_strict_json` returns for an empty body (FastAPI says which fields are missing).
+NO_BODY: Any = object()
+
+
+async def read_strict_json(request: Request) -> Any:
+    """The request's body as JSON (`NO_BODY` when empty), or an `ApiError` saying what is
+    wrong: too large (413, before reading it when its length is declared), not JSON (415),
+    malformed (400, see `parse_strict_json`)."""
     limit = request.app.state.backburner.settings.max_input_bytes + _ENVELOPE_BYTES
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -124,7 +134,7 @@ async def _check_body(request: Request) -> None:
         )
     body = await request.body()
     if not body:
-        return  # FastAPI says which fields are missing
+        return NO_BODY
     if len(body) > limit:
         raise ApiError(
             413, "too-large", "Body too large", f"the body is over the limit of {limit} bytes"
@@ -134,4 +144,4 @@ async def _check_body(request: Request) -> None:
         raise ApiError(
             415, "unsupported-media-type", "Unsupported media type", "send application/json"
         )
-    request._json = parse_strict_json(body)  # starlette's cache: FastAPI reads it from here
+    return parse_strict_json(body)

@@ -23,7 +23,13 @@ from ..errors import (
     StorageError,
 )
 
-__all__ = ["ApiError", "install_error_handlers", "problem"]
+__all__ = [
+    "ApiError",
+    "api_error_response",
+    "backburner_error_response",
+    "install_error_handlers",
+    "problem",
+]
 
 #: BackburnerError classes → (status, slug, title); the first match wins.
 _MAPPING: list[tuple[type[BackburnerError], int, str, str]] = [
@@ -71,25 +77,35 @@ def problem(
     )
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The problem response for an `ApiError`."""
+    extra = {} if exc.errors is None else {"errors": exc.errors}
+    return problem(exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **extra)
+
+
+def backburner_error_response(exc: BackburnerError) -> JSONResponse:
+    """The problem response for a `BackburnerError`: its status from `_MAPPING`, else 500."""
+    for cls, status, slug, title in _MAPPING:
+        if isinstance(exc, cls):
+            extra = (
+                _field_errors(exc.errors, whole="input")
+                if isinstance(exc, InputValidationError)
+                else {}
+            )
+            return problem(status, slug, title, str(exc), **extra)
+    return problem(500, "internal", "Internal error", "the server could not do that")
+
+
 def install_error_handlers(api: FastAPI) -> None:
     """Map every error the API can raise to a problem response."""
 
     @api.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        extra = {} if exc.errors is None else {"errors": exc.errors}
-        return problem(exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **extra)
+        return api_error_response(exc)
 
     @api.exception_handler(BackburnerError)
     async def _backburner_error(_request: Request, exc: BackburnerError) -> JSONResponse:
-        for cls, status, slug, title in _MAPPING:
-            if isinstance(exc, cls):
-                extra = (
-                    _field_errors(exc.errors, whole="input")
-                    if isinstance(exc, InputValidationError)
-                    else {}
-                )
-                return problem(status, slug, title, str(exc), **extra)
-        return problem(500, "internal", "Internal error", "the server could not do that")
+        return backburner_error_response(exc)
 
     @api.exception_handler(RequestValidationError)
     async def _request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

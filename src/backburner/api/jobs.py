@@ -8,17 +8,18 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import TypeAdapter
 
 from ..app import Backburner
 from ..jobs import Job, JobStatus
-from .auth import CallerDep, owned_job
+from .auth import Caller, CallerDep, owned_job
 from .bodies import StrictJsonRoute
 from .errors import ApiError
 from .fanout import hub_for
 from .ratelimit import RateLimiter
 from .schemas import JobBatch, JobCreate, JobList, JobPublic
 
-__all__ = ["router"]
+__all__ = ["job_response", "read_response", "router", "submit_response"]
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=StrictJsonRoute)
 
@@ -69,24 +70,38 @@ async def _await_job(request: Request, job: Job, *, until_finished: bool, timeou
     return current
 
 
-def _respond(response: Response, job: Job) -> Job:
-    """200 for a finished job, 202 while it is still queued or running."""
-    response.status_code = 200 if job.finished else 202
-    return job
+def job_response(job: Job, status_code: int = 200) -> Response:
+    """The job as JSON: the bytes FastAPI's ``response_model=JobPublic`` would send, made
+    once, without validating the `Job` again on its way out."""
+    return Response(_JOB_JSON.dump_json(job), status_code, media_type="application/json")
+
+
+_JOB_JSON = TypeAdapter(JobPublic)
 
 
 @router.post("", response_model=JobPublic, status_code=202)
 async def submit_job(
     body: JobCreate,
     request: Request,
-    response: Response,
     caller: CallerDep,
     prefer: Annotated[str | None, Header()] = None,
     idempotency_key: Annotated[str | None, Header()] = None,
-) -> Job:
+) -> Response:
     """Store a job and return it at once (202); ``Prefer: wait=N`` returns it finished (200)
     if it finishes within N seconds. The same ``Idempotency-Key`` within 24 h returns the same
     job."""
+    return await submit_response(request, caller, body, prefer, idempotency_key)
+
+
+async def submit_response(
+    request: Request,
+    caller: Caller,
+    body: JobCreate,
+    prefer: str | None,
+    idempotency_key: str | None,
+) -> Response:
+    """`submit_job` once its arguments are parsed (also called by `hotpaths`): 200 for a
+    finished job, 202 while it is still queued or running."""
     wait_s = _prefer_wait(prefer)
     limiter: RateLimiter | None = request.app.state.rate_limiter
     if limiter is not None:
@@ -109,7 +124,7 @@ async def submit_job(
         raise ApiError(409, "conflict", "Conflict", "the owner already has that job elsewhere")
     if wait_s is not None and not job.finished:
         job = await _await_job(request, job, until_finished=True, timeout_s=wait_s)
-    return _respond(response, job)
+    return job_response(job, 200 if job.finished else 202)
 
 
 @router.get("", response_model=JobList)
@@ -157,28 +172,35 @@ async def get_job(
     request: Request,
     caller: CallerDep,
     wait: Annotated[str | None, Query(description="long-poll up to N s for a change")] = None,
-) -> Job:
+) -> Response:
     """One job; with ``?wait=N``, held until its status changes or N seconds pass."""
+    return await read_response(request, caller, job_id, wait)
+
+
+async def read_response(
+    request: Request, caller: Caller, job_id: str, wait: str | None
+) -> Response:
+    """`get_job` once its arguments are parsed (also called by `hotpaths`)."""
     app = _app(request)
     wait_s = _wait_seconds(wait, "wait")
     job = await owned_job(app, caller, job_id)
-    if wait_s is None or job.finished:
-        return job
-    return await _await_job(request, job, until_finished=False, timeout_s=wait_s)
+    if wait_s is not None and not job.finished:
+        job = await _await_job(request, job, until_finished=False, timeout_s=wait_s)
+    return job_response(job)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
-async def cancel_job(job_id: str, request: Request, caller: CallerDep) -> Job:
+async def cancel_job(job_id: str, request: Request, caller: CallerDep) -> Response:
     """Cancel a queued job now; a running one is stopped by its worker (409 once finished)."""
     await owned_job(_app(request), caller, job_id)
-    return await _app(request).cancel(job_id)
+    return job_response(await _app(request).cancel(job_id))
 
 
 @router.post("/{job_id}/retry", response_model=JobPublic, status_code=202)
-async def retry_job(job_id: str, request: Request, caller: CallerDep) -> Job:
+async def retry_job(job_id: str, request: Request, caller: CallerDep) -> Response:
     """Re-queue a failed or canceled job: the same id, its saved input (409 otherwise)."""
     await owned_job(_app(request), caller, job_id)
-    return await _app(request).retry(job_id)
+    return job_response(await _app(request).retry(job_id), 202)
 
 
 @router.delete("/{job_id}", status_code=204)
