@@ -25,6 +25,9 @@ __all__ = ["GroupCommitter"]
 #: Most units in one transaction: bounds how long the write lock is held for other processes.
 MAX_BATCH = 64
 
+#: The name of each write's savepoint (one at a time: each is released before the next).
+_SAVEPOINT = "bb_write"
+
 Unit = Callable[..., Any]
 #: Runs ``unit(conn, dialect, *args)`` in one transaction: ``(result, changed any row)``.
 Transact = Callable[[Unit, tuple[Any, ...]], tuple[Any, bool]]
@@ -125,18 +128,27 @@ def _next_batch(queue: list[_Write]) -> int:
 def _in_savepoints(
     conn: Connection, dialect: Any, batch: list[_Write]
 ) -> list[tuple[BaseException | None, Any, bool]]:
-    """Every write of ``batch`` in its own savepoint: ``(error, result, changed)`` each."""
+    """Every write of ``batch`` in its own savepoint: ``(error, result, changed)`` each.
+
+    The savepoints are plain SQL on the driver's connection: SQLAlchemy's ``begin_nested``
+    cost about 260 µs a write (against 46 µs), all of it while the write lock is held.
+    """
     raw: Any = conn.connection.dbapi_connection
     outcomes: list[tuple[BaseException | None, Any, bool]] = []
     for write in batch:
         before = raw.total_changes
+        raw.execute(f"SAVEPOINT {_SAVEPOINT}")
         try:
-            with conn.begin_nested():
-                result = write.unit(conn, dialect, *write.args)
-        except OperationalError as exc:
-            outcomes.append((StorageError(f"SQLite: {exc.orig}"), None, False))
-        except Exception as exc:
+            result = write.unit(conn, dialect, *write.args)
+        except BaseException as exc:
+            raw.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            raw.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+            if not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, OperationalError):
+                exc = StorageError(f"SQLite: {exc.orig}")
             outcomes.append((exc, None, False))
         else:
+            raw.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
             outcomes.append((None, result, raw.total_changes != before))
     return outcomes
