@@ -39,6 +39,7 @@ from .group_commit import GroupCommitter
 from .records import ClaimRequest
 from .sql import SqlStorage
 from .tables import jobs
+from .write_lock import WriteLock
 
 __all__ = ["SqliteDialect", "SqliteStorage", "sqlite_path"]
 
@@ -155,6 +156,7 @@ class SqliteStorage(SqlStorage):
         self.path = sqlite_path(settings.database_url)
         self._settings = settings
         self._write_engine = self._engine("BEGIN IMMEDIATE", pool_size=1)
+        self._write_lock = WriteLock(self.path)
         self._read_engine = self._engine("BEGIN", pool_size=_READERS)
         self._writer = GroupCommitter(
             lambda unit, args: self._transact(self._write_engine, unit, args), "bb-sqlite-write"
@@ -218,6 +220,7 @@ class SqliteStorage(SqlStorage):
         self._readers.shutdown(wait=True)
         self._write_engine.dispose()
         self._read_engine.dispose()
+        self._write_lock.close()
 
     async def _read(self, unit: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -244,13 +247,11 @@ class SqliteStorage(SqlStorage):
         Returns its result and whether it changed any row.
         """
         deadline = time.monotonic() + _BUSY_RETRY_FOR_S
+        writes = engine is self._write_engine
         while True:
             try:
-                with engine.begin() as conn:
-                    raw: Any = conn.connection.dbapi_connection
-                    before = raw.total_changes
-                    result = unit(conn, self.dialect, *args)
-                    return result, raw.total_changes != before
+                with self._write_lock.held() if writes else contextlib.nullcontext():
+                    return self._run_unit(engine, unit, args)
             except OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise StorageError(f"SQLite database {self.path}: {exc.orig}") from exc
@@ -258,6 +259,15 @@ class SqliteStorage(SqlStorage):
                 # sleeps, and writers arriving meanwhile keep winning the lock; a heartbeat
                 # that waits like that can lose a healthy worker's lease.
                 time.sleep(random.uniform(0.0005, 0.003))
+
+    def _run_unit(
+        self, engine: Engine, unit: Callable[..., T], args: tuple[Any, ...]
+    ) -> tuple[T, bool]:
+        with engine.begin() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            before = raw.total_changes
+            result = unit(conn, self.dialect, *args)
+            return result, raw.total_changes != before
 
     async def wait_for_change(self, timeout_s: float) -> None:
         await self._watcher.wait(timeout_s)
