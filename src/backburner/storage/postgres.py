@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import psycopg
@@ -96,8 +96,6 @@ class PostgresStorage(SqlStorage):
         self._waiters = Waiters()
         self._listener: Listener | None = None
         self._lock = threading.Lock()
-        self._opening: Future[bool] | None = None
-        self._opened = False
         self._closed = False
 
     # ── running units ─────────────────────────────────────────────────────
@@ -150,22 +148,10 @@ class PostgresStorage(SqlStorage):
         wait, and of many processes starting together one migrates (under an advisory lock)
         while the others wait and then find the schema current. A failure is raised to every
         waiter and retried by the next call."""
-        if self._opened:
-            return
-        with self._lock:
-            if self._opening is None:
-                self._opening = self._threads.submit(self._transact, _migrate_unit, (self.schema,))
-            opening = self._opening
-        try:
-            migrated = await asyncio.wrap_future(opening)
-        except BaseException:
-            with self._lock:
-                if self._opening is opening:
-                    self._opening = None
-            raise
-        if migrated and not self._opened:
-            log.info("database migrated", extra={"action": "db_migrated", "database": self._where})
-        self._opened = True
+        await self._open_once(
+            lambda: self._threads.submit(self._transact, _migrate_unit, (self.schema,)),
+            database=self._where,
+        )
 
     async def close(self) -> None:
         """Stop listening, let running transactions end (up to ten seconds), close the pool."""

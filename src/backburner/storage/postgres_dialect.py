@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from ..jobs import JobStatus
+from .claim_sql import claim_params, runnable, started_values
 from .records import ClaimRequest
 from .tables import jobs
 
@@ -83,13 +83,7 @@ class PostgresDialect:
     ) -> Sequence[RowMapping]:
         """claim_jobs: lock the oldest runnable jobs by priority, skipping rows another claim
         holds (``FOR UPDATE SKIP LOCKED``), and start them, in one ``UPDATE … RETURNING``."""
-        params = {
-            "kinds": list(request.kinds),
-            "limit": request.limit,
-            "worker_id": worker_id,
-            "token": token,
-            "lease_s": lease_s,
-        }
+        params = claim_params(worker_id, token, request, lease_s)
         rows = conn.execute(self._claim_statement(), params).mappings().all()
         # RETURNING follows no ORDER BY: put them back in the order they were picked.
         return sorted(rows, key=lambda r: (-r["priority"], r["run_at"], r["id"]))
@@ -97,31 +91,11 @@ class PostgresDialect:
     @functools.cache  # noqa: B019 - the dialect is a stateless value; built once, kept
     def _claim_statement(self) -> sa.Update:
         now = self.now()
-        picked = (
-            sa.select(jobs.c.id)
-            .where(
-                jobs.c.status == JobStatus.QUEUED.value,
-                jobs.c.run_at <= now,
-                jobs.c.kind.in_(sa.bindparam("kinds", expanding=True)),
-            )
-            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(sa.bindparam("limit", type_=sa.Integer))
-            .with_for_update(skip_locked=True)
-            .cte("picked")
-        )
+        picked = runnable(now).with_for_update(skip_locked=True).cte("picked")
         return (
             sa.update(jobs)
             .where(jobs.c.id == picked.c.id)
-            .values(
-                status=JobStatus.RUNNING.value,
-                attempt=jobs.c.attempt + 1,
-                worker_id=sa.bindparam("worker_id", type_=sa.String),
-                lease_token=sa.bindparam("token", type_=sa.String),
-                lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Float),
-                started_at=sa.func.coalesce(jobs.c.started_at, now),
-                updated_at=now,
-                event_seq=jobs.c.event_seq + 1,
-            )
+            .values(**started_values(now))
             .returning(*jobs.c)
         )
 

@@ -7,7 +7,11 @@ PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ..errors import StorageError
@@ -42,6 +46,32 @@ class SqlStorage:
 
     def __init__(self, dialect: SqlDialect) -> None:
         self.dialect = dialect
+        self._open_lock = threading.Lock()
+        self._opening: Future[bool] | None = None
+        self._opened = False
+
+    async def _open_once(self, migrate_in_thread: Callable[[], Future[bool]], **where: str) -> None:
+        """`open`'s shape on every backend: the migration (started by ``migrate_in_thread``,
+        returning whether it changed the schema) runs once, however many callers wait; a
+        failure is raised to every waiter and retried by the next call."""
+        if self._opened:
+            return
+        with self._open_lock:
+            if self._opening is None:
+                self._opening = migrate_in_thread()
+            opening = self._opening
+        try:
+            migrated = await asyncio.wrap_future(opening)
+        except BaseException:
+            with self._open_lock:
+                if self._opening is opening:
+                    self._opening = None
+            raise
+        if migrated and not self._opened:
+            # Logged as the backend's own module, where operators filter for it.
+            backend_log = logging.getLogger(type(self).__module__)
+            backend_log.info("database migrated", extra={"action": "db_migrated", **where})
+        self._opened = True
 
     async def _read(self, unit: Callable[..., T], *args: Any) -> T:
         raise NotImplementedError

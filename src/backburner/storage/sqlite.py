@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,8 +33,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
 from ..errors import ConfigError, StorageError
-from ..jobs import JobStatus
 from . import migrate, queries, worker_queries
+from .claim_sql import claim_params, runnable, started_values
 from .group_commit import GroupCommitter
 from .records import ClaimRequest
 from .sql import SqlStorage
@@ -98,42 +98,17 @@ class SqliteDialect:
         No ``SKIP LOCKED`` is needed: the caller holds SQLite's write lock (``BEGIN
         IMMEDIATE``), so no other claim can interleave between the pick and the update.
         """
-        params = {
-            "kinds": list(request.kinds),
-            "limit": request.limit,
-            "worker_id": worker_id,
-            "token": token,
-            "lease_s": lease_s,
-        }
+        params = claim_params(worker_id, token, request, lease_s)
         return conn.execute(self._claim_statement(), params).mappings().all()
 
     @functools.cache  # noqa: B019 - one dialect object per storage; built once, kept
     def _claim_statement(self) -> sa.Update:
         now = self.now()
-        pick = (
-            sa.select(jobs.c.id)
-            .where(
-                jobs.c.status == JobStatus.QUEUED.value,
-                jobs.c.run_at <= now,
-                jobs.c.kind.in_(sa.bindparam("kinds", expanding=True)),
-            )
-            .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.id)
-            .limit(sa.bindparam("limit", type_=sa.Integer))
-            .scalar_subquery()
-        )
+        pick = runnable(now).scalar_subquery()
         return (
             sa.update(jobs)
             .where(jobs.c.id.in_(pick))
-            .values(
-                status=JobStatus.RUNNING.value,
-                attempt=jobs.c.attempt + 1,
-                worker_id=sa.bindparam("worker_id", type_=sa.String),
-                lease_token=sa.bindparam("token", type_=sa.String),
-                lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Float),
-                started_at=sa.func.coalesce(jobs.c.started_at, now),
-                updated_at=now,
-                event_seq=jobs.c.event_seq + 1,
-            )
+            .values(**started_values(now))
             .returning(*jobs.c)
         )
 
@@ -163,9 +138,6 @@ class SqliteStorage(SqlStorage):
         )
         self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="bb-sqlite-read")
         self._watcher = ChangeWatcher(self.path, settings.poll_interval_s)
-        self._open_lock = threading.Lock()
-        self._opening: Future[tuple[bool, bool]] | None = None
-        self._opened = False
 
     def _engine(self, begin_sql: str, *, pool_size: int) -> Engine:
         engine = sa.create_engine(
@@ -195,24 +167,11 @@ class SqliteStorage(SqlStorage):
         A failure (the file cannot be opened yet) is raised to every waiter and retried by
         the next call.
         """
-        if self._opened:
-            return
-        with self._open_lock:
-            if self._opening is None:
-                self._opening = self._writer.run_alone(
-                    self._transact, self._write_engine, _migrate_unit, ()
-                )
-            opening = self._opening
-        try:
-            (upgraded, _changed) = await asyncio.wrap_future(opening)
-        except BaseException:
-            with self._open_lock:
-                if self._opening is opening:
-                    self._opening = None
-            raise
-        if upgraded and not self._opened:
-            log.info("database migrated", extra={"action": "db_migrated", "path": str(self.path)})
-        self._opened = True
+        await self._open_once(lambda: self._writer.run_alone(self._migrate), path=str(self.path))
+
+    def _migrate(self) -> bool:
+        upgraded, _changed = self._transact(self._write_engine, _migrate_unit, ())
+        return upgraded
 
     async def close(self) -> None:
         self._watcher.close()
