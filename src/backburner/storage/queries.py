@@ -1,4 +1,5 @@
-"""Internal: the Python API's SQL — submit, read, list, cancel, retry, delete — as named units.
+"""Internal: the Python API's SQL — read, list, cancel, retry, delete — as named units (the
+submit's is in `insert_sql`).
 
 Each unit takes a connection already inside its transaction (for writes, one that holds the
 write lock on SQLite or row locks on PostgreSQL) and the dialect, and runs portable Core SQL.
@@ -6,7 +7,6 @@ write lock on SQLite or row locks on PostgreSQL) and the dialect, and runs porta
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,9 +17,9 @@ from ..errors import InvalidTransition, JobNotFound
 from ..jobs import ACTIVE_STATUSES, Event, Job, JobStatus
 from ..states import check_transition
 from .dialect import SqlDialect
-from .events_sql import append_events, update_job_logged
-from .records import JobPage, JobQuery, NewJob, row_to_event, row_to_job
-from .tables import events, idempotency_keys, jobs
+from .events_sql import update_job_logged
+from .records import JobPage, JobQuery, row_to_event, row_to_job
+from .tables import events, jobs
 
 __all__ = [
     "cancel_job",
@@ -27,7 +27,6 @@ __all__ = [
     "event_feed",
     "get_job",
     "get_jobs",
-    "insert_job",
     "list_events",
     "list_jobs",
     "list_scope_events",
@@ -35,170 +34,6 @@ __all__ = [
 ]
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
-
-
-#: How long an Idempotency-Key keeps returning the job it first made.
-IDEMPOTENCY_WINDOW_S = 86400.0
-
-
-def insert_job(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
-    """Insert a queued job and its first event — unless its idempotency or dedupe key
-    already names one, which is then returned (``deduplicated``)."""
-    if new.idempotency_key is None:
-        return _insert_or_dedupe(conn, d, new)
-    earlier = _idempotent_job(conn, d, new.owner, new.idempotency_key)
-    if earlier is not None:
-        return row_to_job(earlier, deduplicated=True)
-    job = _insert_or_dedupe(conn, d, new)
-    _remember_idempotency(conn, d, new.owner, new.idempotency_key, job.id)
-    return job
-
-
-def _idempotent_job(conn: Connection, d: SqlDialect, owner: str, key: str) -> RowMapping | None:
-    """The job an Idempotency-Key made within the window, if it still exists."""
-    stmt = (
-        sa.select(jobs)
-        .join(idempotency_keys, idempotency_keys.c.job_id == jobs.c.id)
-        .where(
-            idempotency_keys.c.owner == owner,
-            idempotency_keys.c.key == key,
-            idempotency_keys.c.created_at > d.now() - IDEMPOTENCY_WINDOW_S,
-        )
-    )
-    return conn.execute(stmt).mappings().first()
-
-
-def _remember_idempotency(
-    conn: Connection, d: SqlDialect, owner: str, key: str, job_id: str
-) -> None:
-    """Point the key at ``job_id``, replacing an expired (or orphaned) entry."""
-    entry = (idempotency_keys.c.owner == owner) & (idempotency_keys.c.key == key)
-    conn.execute(sa.delete(idempotency_keys).where(entry))
-    conn.execute(
-        sa.insert(idempotency_keys).values(owner=owner, key=key, job_id=job_id, created_at=d.now())
-    )
-
-
-def _insert_or_dedupe(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
-    if new.dedupe_key is not None:
-        existing = _find_deduplicated(conn, new)
-        if existing is not None:
-            return row_to_job(existing, deduplicated=True)
-        try:
-            with conn.begin_nested():
-                return _insert(conn, d, new)
-        except IntegrityError:
-            # Another process inserted the same active key between our look and our insert.
-            existing = _find_deduplicated(conn, new)
-            if existing is None:
-                raise
-            return row_to_job(existing, deduplicated=True)
-    return _insert(conn, d, new)
-
-
-def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
-    params = {
-        "id": new.id,
-        "kind": new.kind,
-        "owner": new.owner,
-        "scope": new.scope,
-        "input": new.input,
-        "max_attempts": new.max_attempts,
-        "dedupe_key": new.dedupe_key,
-        "priority": new.priority,
-        "cost": new.cost,
-        "slow_after_s": new.slow_after_s,
-        "expire_after_s": new.expire_after_s,
-        "webhook": None if new.webhook is None else new.webhook.model_dump(mode="json"),
-    }
-    times = conn.execute(_insert_statement(d), params).mappings().one()
-    event = (new.id, 1, "status", {"status": "queued", "reason": "submitted"})
-    append_events(conn, d, [event], [new.id] if new.webhook is not None else [])
-    return row_to_job({**_NEW_ROW, **params, **times})  # type: ignore[arg-type]
-
-
-#: A new row's columns that the insert leaves to their defaults (or sets to constants): the
-#: job is built from these, the parameters and the database's times, not read back whole
-#: (reading every column back cost more than the insert). `tests/storage` checks the job
-#: equals a fresh read of the row.
-_NEW_ROW: dict[str, Any] = {
-    "status": JobStatus.QUEUED.value,
-    "output": None,
-    "error_type": None,
-    "error_message": None,
-    "progress": None,
-    "message": None,
-    "partial": {},
-    "attempt": 0,
-    "lease_expiries": 0,
-    "cancel_requested": False,
-    "worker_id": None,
-    "lease_token": None,
-    "lease_expires_at": None,
-    "event_seq": 1,
-    "started_at": None,
-    "finished_at": None,
-}
-
-
-@functools.cache
-def _insert_statement(d: SqlDialect) -> sa.Insert:
-    """insert_job: a queued row, times from the database clock; built once per dialect."""
-    now = d.now()
-    bound = {c: sa.bindparam(c, type_=jobs.c[c].type) for c in _INSERTED}
-    return (
-        sa.insert(jobs)
-        .values(
-            **bound,
-            status=JobStatus.QUEUED.value,
-            partial={},
-            event_seq=1,
-            created_at=now,
-            updated_at=now,
-            run_at=now,
-            slow_at=now + sa.bindparam("slow_after_s", type_=sa.Float),
-            expire_at=now + sa.bindparam("expire_after_s", type_=sa.Float),
-        )
-        .returning(
-            jobs.c.created_at, jobs.c.updated_at, jobs.c.run_at, jobs.c.slow_at, jobs.c.expire_at
-        )
-    )
-
-
-_INSERTED = (
-    "id",
-    "kind",
-    "owner",
-    "scope",
-    "input",
-    "max_attempts",
-    "dedupe_key",
-    "priority",
-    "cost",
-    "webhook",
-)
-
-
-def _find_deduplicated(conn: Connection, new: NewJob) -> RowMapping | None:
-    """The active job with this key, else (when reusing) the newest succeeded one."""
-    statuses = [*_ACTIVE, JobStatus.SUCCEEDED.value] if new.reuse_succeeded else _ACTIVE
-    rows = (
-        conn.execute(
-            sa.select(jobs)
-            .where(
-                jobs.c.owner == new.owner,
-                jobs.c.dedupe_key == new.dedupe_key,
-                jobs.c.status.in_(statuses),
-            )
-            .order_by(jobs.c.id.desc())
-        )
-        .mappings()
-        .all()
-    )
-    active = [r for r in rows if r["status"] in _ACTIVE]
-    if active:
-        return active[0]
-    return rows[0] if rows else None
 
 
 def get_job(conn: Connection, d: SqlDialect, job_id: str) -> Job | None:

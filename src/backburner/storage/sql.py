@@ -17,7 +17,16 @@ from typing import Any, TypeVar
 from ..errors import StorageError
 from ..ids import new_token
 from ..jobs import Event, Job
-from . import keys_sql, migrate, queries, secrets_sql, stats_sql, webhooks_sql, worker_queries
+from . import (
+    insert_sql,
+    keys_sql,
+    migrate,
+    queries,
+    secrets_sql,
+    stats_sql,
+    webhooks_sql,
+    worker_queries,
+)
 from .dialect import SqlDialect
 from .records import (
     ApiKey,
@@ -88,7 +97,7 @@ class SqlStorage:
             )
 
     async def insert_job(self, new: NewJob) -> Job:
-        return await self._write(queries.insert_job, new)
+        return await self._write(insert_sql.insert_job, new)
 
     async def get_job(self, job_id: str) -> Job | None:
         return await self._read(queries.get_job, job_id)
