@@ -84,7 +84,7 @@ FROM (
     SELECT i, s.t, s.now_s,
         lpad(to_hex((s.t * 1000)::bigint), 12, '0') AS h, md5(i::text) AS r,
         CASE
-            WHEN i > %(n)s - %(active)s AND i %% 5 < 2 THEN 'running'
+            WHEN i > %(n)s - %(running)s * 5 / 2 AND i %% 5 < 2 THEN 'running'
             WHEN i > %(n)s - %(active)s THEN 'queued'
             WHEN i %% 50 = 0 THEN 'failed'
             WHEN i %% 97 = 0 THEN 'canceled'
@@ -157,7 +157,7 @@ async def _run(args: argparse.Namespace, conninfo: str, schema: str) -> list[Pla
     try:
         await storage.open()  # makes the schema and migrates it
         with psycopg.connect(conninfo, autocommit=True, options=f"-c search_path={schema}") as db:
-            _load(db, args.jobs)
+            _load(db, args.jobs, args.active)
             plans = await _capture(storage, db)
             for plan in plans:
                 plan.plan = _explain(db, plan.statement)
@@ -172,13 +172,19 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--database", default=DEFAULT_URL, help="a postgresql:// URL ?schema=…")
     parser.add_argument("--jobs", type=int, default=1_000_000, help="rows in jobs")
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    parser.add_argument(
+        "--active", type=int, default=5000, help="queued and running jobs (≤ half the jobs)"
+    )
     return parser.parse_args()
 
 
-def _load(db: psycopg.Connection[Any], n: int) -> None:
+def _load(db: psycopg.Connection[Any], n: int, active: int) -> None:
     """Fill the tables, then VACUUM ANALYZE them as autovacuum would have by now."""
     db.execute(f"SET statement_timeout = {_STATEMENT_TIMEOUT_MS}")
-    sizes = {"n": n, "active": min(5000, n // 20), "with_events": max(n // 5, 1)}
+    active = min(active, n // 2)
+    # Running jobs are bounded by the workers' slots, however long the queue: 2,000 at most.
+    running = min(2000, active * 2 // 5)
+    sizes = {"n": n, "active": active, "running": running, "with_events": max(n // 5, 1)}
     for name, sql in (("jobs", _LOAD_JOBS), ("events", _LOAD_EVENTS)):
         began = time.monotonic()
         rows = db.execute(sql, sizes).rowcount
@@ -235,6 +241,12 @@ async def _capture(storage: PostgresStorage, db: psycopg.Connection[Any]) -> lis
             if name.startswith("claim"):
                 claimed.extend(result)
             with lock:
+                if name.startswith("claim"):  # several statements: explain each
+                    picked = [(s, p) for s, p in sent if _in_claim(s)]
+                    for statement, params in picked:
+                        step = _claim_step(statement)
+                        plans.append(Plan(f"{name}, {step}", _inline(db, statement, params)))
+                    continue
                 statement, params = next((s, p) for s, p in sent if _picked(name, s))
             plans.append(Plan(name, _inline(db, statement, params)))
     finally:
@@ -258,6 +270,24 @@ async def _claim(storage: PostgresStorage) -> Any:
 async def _finish(storage: PostgresStorage, claimed: list[Claim]) -> Any:
     outcomes = [Outcome(c.lease, JobStatus.SUCCEEDED, output={"ok": True}) for c in claimed]
     return await storage.finish_jobs(outcomes)
+
+
+def _claim_step(statement: str) -> str:
+    """Which of the claim's steps (`claim_sql`) a statement is."""
+    for marker, step in (
+        ("WITH RECURSIVE", "owners in turn"),
+        ("GROUP BY", "running counts"),
+        ("LATERAL", "each owner's next jobs"),
+        ("UPDATE", "start them"),
+    ):
+        if marker in statement:
+            return step
+    return statement.split(None, 3)[0]
+
+
+def _in_claim(statement: str) -> bool:
+    """One of the claim's own statements (its event insert and NOTIFY are left out)."""
+    return _on_a_table(statement) and "INSERT INTO events" not in statement
 
 
 def _picked(name: str, statement: str) -> bool:

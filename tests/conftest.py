@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -28,6 +28,9 @@ import sqlalchemy as sa
 
 import backburner as bb
 from backburner.storage.postgres import engine_url
+
+if TYPE_CHECKING:
+    from tests.acceptance.conftest import Workers
 
 POSTGRES_URL = os.environ.get(
     "BACKBURNER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -123,15 +126,19 @@ def _open_connections(application_name: str, wait_s: float = 3.0) -> list[object
         time.sleep(0.02)
 
 
+def direct_engine(db_url: str) -> sa.Engine:
+    """An engine on a test database, past backburner (dispose of it when done)."""
+    if db_url.startswith("sqlite"):
+        return sa.create_engine(db_url, poolclass=sa.NullPool)
+    url, schema = engine_url(db_url)
+    options = {"options": f"-c search_path={schema}"} if schema else {}
+    return sa.create_engine(url, poolclass=sa.NullPool, connect_args=options)
+
+
 def run_sql(db_url: str, statement: str, **params: object) -> list[sa.Row[Any]]:
     """Run one statement (``:name`` parameters) on a test database directly, on either
     backend, and commit; its rows, if it returns any."""
-    if db_url.startswith("sqlite"):
-        engine = sa.create_engine(db_url, poolclass=sa.NullPool)
-    else:
-        url, schema = engine_url(db_url)
-        options = {"options": f"-c search_path={schema}"} if schema else {}
-        engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=options)
+    engine = direct_engine(db_url)
     try:
         with engine.begin() as conn:
             result = conn.execute(sa.text(statement), params)
@@ -155,6 +162,31 @@ def settings(db_url: str) -> bb.Settings:
 async def app(settings: bb.Settings) -> AsyncIterator[bb.Backburner]:
     """An app on this test's database, closed afterwards."""
     application = bb.Backburner(settings=settings)
+    yield application
+    await application.close()
+
+
+@pytest.fixture
+def workers(tmp_path: Path, db_url: str) -> Iterator[Workers]:
+    """Real ``backburner worker`` processes on this test's database (`tests.acceptance`),
+    all killed when the test ends."""
+    from tests.acceptance.conftest import Workers
+
+    started = Workers(tmp_path, db_url)
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+async def bb_app(db_url: str) -> AsyncIterator[bb.Backburner]:
+    """The acceptance app (`tests.apps.acceptance_app`) in the test's own process: submits
+    and reads, runs nothing."""
+    from tests.apps.acceptance_app import build_app
+
+    application = build_app(bb.Settings(database_url=db_url))
+    await application.open()
     yield application
     await application.close()
 

@@ -26,11 +26,13 @@ from .errors import (
     InputNotSerializable,
     InputTooLarge,
     InputValidationError,
+    InsufficientCredits,
     InvalidDuration,
     InvalidInput,
     InvalidTransition,
     JobNotFound,
     JobTimeout,
+    LimitExceeded,
     NotBackburner,
     Retry,
     StorageError,
@@ -38,6 +40,7 @@ from .errors import (
     UnsupportedDatabase,
 )
 from .jobs import ErrorType, Event, Job, JobError, JobStatus, Webhook
+from .ledger import CreditBalance, CreditEntry
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -68,12 +71,15 @@ __all__ = [
     "Client",
     "ConfigError",
     "Context",
+    "CreditBalance",
+    "CreditEntry",
     "ErrorType",
     "Event",
     "Fail",
     "InputNotSerializable",
     "InputTooLarge",
     "InputValidationError",
+    "InsufficientCredits",
     "InvalidDuration",
     "InvalidInput",
     "InvalidTransition",
@@ -83,6 +89,7 @@ __all__ = [
     "JobPage",
     "JobStatus",
     "JobTimeout",
+    "LimitExceeded",
     "NotBackburner",
     "Retry",
     "RetryPolicy",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .apikeys import hash_key, new_key
 from .config import Settings
+from .credits import Credits
 from .durations import Duration
 from .errors import InvalidInput, JobNotFound, JobTimeout
 from .jobs import Event, Job, JobStatus, Webhook
@@ -76,6 +77,8 @@ class Backburner:
         self._metrics: JobMetrics | None = None
         #: Keys recently found, by hash: ``(valid until, key)``.
         self._keys: dict[str, tuple[float, ApiKey]] = {}
+        #: Owners' credits: ``await app.credits.grant("alice", 10)`` (see `backburner.ledger`).
+        self.credits = Credits(self)
 
     # ── kinds ─────────────────────────────────────────────────────────────
     @overload
@@ -91,7 +94,9 @@ class Backburner:
         slow_after: Duration = "10m",
         expire_after: Duration = "24h",
         concurrency: int | None = None,
-        cost: float = 0,
+        owner_concurrency: int | None = None,
+        cost: float | Callable[[Any], float] = 0,
+        refund: bool = True,
     ) -> Callable[[H], H]: ...
     def task(self, fn: H | None = None, /, *, name: str | None = None, **policy: Any) -> Any:  # type: ignore[misc]
         """Register a handler as a kind (named after the function unless ``name`` is given).
@@ -229,7 +234,10 @@ class Backburner:
         except InvalidInput:
             policy = KindPolicy()
         return await storage.retry_job(
-            job_id, slow_after_s=policy.slow_after_s, expire_after_s=policy.expire_after_s
+            job_id,
+            slow_after_s=policy.slow_after_s,
+            expire_after_s=policy.expire_after_s,
+            max_queued=self.settings.owner_max_queued,
         )
 
     async def delete(self, job_id: str) -> None:

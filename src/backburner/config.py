@@ -40,6 +40,8 @@ ENV_NAMES: dict[str, str] = {
     "webhook_timeout_s": "BACKBURNER_WEBHOOK_TIMEOUT",
     "cors_origins": "BACKBURNER_CORS_ORIGINS",
     "pool_size": "BACKBURNER_POOL_SIZE",
+    "owner_max_running": "BACKBURNER_OWNER_MAX_RUNNING",
+    "owner_max_queued": "BACKBURNER_OWNER_MAX_QUEUED",
 }
 
 #: URL schemes of the backends (``postgresql+psycopg`` is SQLAlchemy's name for psycopg 3).
@@ -91,6 +93,11 @@ class Settings(BaseModel):
     tick_secret: SecretStr | None = None
     #: Per-owner submissions through the API, e.g. ``"60/m"`` (per API process); unset: none.
     submit_rate_limit: str | None = None
+    #: Most jobs one owner has running at once, across every worker; unset: no limit.
+    owner_max_running: int | None = Field(default=None, ge=1)
+    #: Most jobs one owner may have queued; a submit beyond it is refused (`LimitExceeded`,
+    #: HTTP 429) and stores nothing. Unset: no limit.
+    owner_max_queued: int | None = Field(default=None, ge=1)
     #: Networks (``10.0.0.0/8``, ``::1``) and host names webhooks may reach although private,
     #: loopback or link-local; comma-separated in the variable. Empty: public addresses only.
     webhook_allow: tuple[str, ...] = ()

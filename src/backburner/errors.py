@@ -13,6 +13,8 @@ BackburnerError
  ├── JobNotFound
  ├── InvalidTransition           cancel/retry/delete of a job in a state that does not allow it
  ├── JobTimeout                  wait() gave up before the job finished
+ ├── InsufficientCredits         the owner cannot cover the job's cost (HTTP 402); nothing stored
+ ├── LimitExceeded               the owner has as many queued jobs as allowed (HTTP 429)
  ├── StorageError                the database cannot be used right now
  │    └── LeaseLost              internal: a fenced write found the job no longer ours
  └── ApiRequestError             the HTTP API refused a client's request (status, problem)
@@ -39,12 +41,14 @@ __all__ = [
     "InputNotSerializable",
     "InputTooLarge",
     "InputValidationError",
+    "InsufficientCredits",
     "InvalidDuration",
     "InvalidInput",
     "InvalidTransition",
     "JobNotFound",
     "JobTimeout",
     "LeaseLost",
+    "LimitExceeded",
     "Retry",
     "StorageError",
     "Unauthorized",
@@ -112,6 +116,14 @@ class InvalidTransition(BackburnerError):
 
 class JobTimeout(BackburnerError):
     """The job did not finish within the time waited."""
+
+
+class InsufficientCredits(BackburnerError):
+    """The owner's available credits do not cover the job's cost; nothing was stored."""
+
+
+class LimitExceeded(BackburnerError):
+    """The owner already has as many queued jobs as allowed; nothing was stored."""
 
 
 class StorageError(BackburnerError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,10 +40,16 @@ class KindPolicy:
     slow_after_s: float = 600.0
     #: After this age an unfinished job fails with error type ``expired``.
     expire_after_s: float = 86400.0
-    #: Most jobs of this kind one worker runs at once; ``None`` for the worker's limit only.
+    #: Most jobs of this kind running at once, across every worker (a provider that allows
+    #: 4 video generations at a time: 4); ``None``: only the workers' own limits.
     concurrency: int | None = None
-    #: Credits a job costs (charged by the credits ledger).
-    cost: float = 0
+    #: Most jobs of this kind one owner has running at once, across every worker.
+    owner_concurrency: int | None = None
+    #: Credits a job costs (see `backburner.ledger`): a number, or a function of the
+    #: validated input (``lambda script: len(script.scenes)``).
+    cost: float | Callable[[Any], float] = 0
+    #: Give the charge back when a job ends without success (failed, expired or canceled).
+    refund: bool = True
 
     @classmethod
     def build(
@@ -54,17 +61,24 @@ class KindPolicy:
         slow_after: Duration = "10m",
         expire_after: Duration = "24h",
         concurrency: int | None = None,
-        cost: float = 0,
+        owner_concurrency: int | None = None,
+        cost: float | Callable[[Any], float] = 0,
+        refund: bool = True,
     ) -> KindPolicy:
         """A policy from user-facing values, raising `ConfigError` naming the bad one."""
         from .errors import ConfigError
 
         if not isinstance(attempts, int) or attempts < 1:
             raise ConfigError(f"attempts: must be a whole number ≥ 1, got {attempts!r}")
-        if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
-            raise ConfigError(f"concurrency: must be a whole number ≥ 1, got {concurrency!r}")
-        if not isinstance(cost, int | float) or cost < 0:
-            raise ConfigError(f"cost: must be a number ≥ 0, got {cost!r}")
+        for name, value in (("concurrency", concurrency), ("owner_concurrency", owner_concurrency)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigError(f"{name}: must be a whole number ≥ 1, got {value!r}")
+        if not callable(cost):
+            cost = _checked_cost(cost, "cost")
+        if not isinstance(refund, bool):
+            raise ConfigError(f"refund: must be True or False, got {refund!r}")
         return cls(
             timeout_s=None if timeout is None else parse_duration(timeout, field="timeout"),
             attempts=attempts,
@@ -72,7 +86,9 @@ class KindPolicy:
             slow_after_s=parse_duration(slow_after, field="slow_after"),
             expire_after_s=parse_duration(expire_after, field="expire_after"),
             concurrency=concurrency,
-            cost=float(cost),
+            owner_concurrency=owner_concurrency,
+            cost=cost,
+            refund=refund,
         )
 
 
@@ -123,6 +139,13 @@ class Kind:
             raise InputTooLarge(f"input: {size} bytes is over the limit of {max_bytes} bytes")
         return stored
 
+    def cost_of(self, stored: Any) -> float:
+        """What a job with this (validated, stored) input costs, in credits."""
+        cost = self.policy.cost
+        if not callable(cost):
+            return cost
+        return _checked_cost(cost(self.load_input(stored)), f"cost of kind {self.name!r}")
+
     def load_input(self, stored: Any) -> Any:
         """The handler's argument (e.g. the pydantic model) from the stored input."""
         return self.input_adapter.validate_python(stored)
@@ -147,9 +170,22 @@ class Kind:
                 "slow_after_s": p.slow_after_s,
                 "expire_after_s": p.expire_after_s,
                 "concurrency": p.concurrency,
-                "cost": p.cost,
+                "owner_concurrency": p.owner_concurrency,
+                # A cost that depends on the input shows as null: see the job's own `cost`.
+                "cost": None if callable(p.cost) else p.cost,
+                "refund": p.refund,
             },
         }
+
+
+def _checked_cost(value: Any, where: str) -> float:
+    """A cost as stored: a finite number ≥ 0, whole millionths of a credit at most."""
+    from .errors import ConfigError
+
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value < 0 or value > 1e12:
+        raise ConfigError(f"{where}: must be a number from 0 to 1e12, got {value!r}")
+    return round(float(value), 6)
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -18,10 +18,11 @@ from collections.abc import Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client import Counter as PromCounter
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .jobs import JobStatus
+from .storage.credits_sql import CreditTotals
 from .storage.stats_sql import JobCount
 
 __all__ = ["JobMetrics"]
@@ -78,25 +79,53 @@ class JobMetrics:
         series[1].observe(max(run_s, 0.0))
         series[2].inc()
 
-    def render(self, counts: Iterable[JobCount]) -> bytes:
-        """The exposition text: this process's histograms and counter, and gauges of ``counts``.
+    def render(self, counts: Iterable[JobCount], credits: CreditTotals | None = None) -> bytes:
+        """The exposition text: this process's histograms and counter, gauges of ``counts``
+        and, given ``credits``, the ledger's totals.
 
         The gauges go through a registry made for this scrape, so concurrent scrapes never
         share state.
         """
         scrape = CollectorRegistry(auto_describe=False)
-        scrape.register(_CountsCollector(list(counts)))
+        scrape.register(_CountsCollector(list(counts), credits))
         return generate_latest(self.registry) + generate_latest(scrape)
 
 
 class _CountsCollector(Collector):
     """Gauges built per scrape from the database's counts."""
 
-    def __init__(self, counts: list[JobCount]) -> None:
+    def __init__(self, counts: list[JobCount], credits: CreditTotals | None) -> None:
         self.counts = counts
+        self.credits = credits
 
     def collect(self) -> Iterable[Metric]:
-        return _gauges(self.counts)
+        yield from _gauges(self.counts)
+        if self.credits is not None:
+            yield from _credit_metrics(self.credits)
+
+
+def _credit_metrics(totals: CreditTotals) -> Iterator[Metric]:
+    """The ledger's entries and credits by type and kind (counters: the ledger only grows),
+    and the owners' balances and reservations summed (gauges)."""
+    entries = CounterMetricFamily(
+        "backburner_credit_entries", "Credit ledger entries.", labels=["type", "kind"]
+    )
+    amounts = CounterMetricFamily(
+        "backburner_credits",
+        "Credits moved by ledger entries (charges counted positive).",
+        labels=["type", "kind"],
+    )
+    for type_, kind, count, amount in sorted(totals.entries, key=lambda e: (e[0], e[1] or "")):
+        entries.add_metric([type_, kind or ""], count)
+        amounts.add_metric([type_, kind or ""], abs(amount))
+    yield entries
+    yield amounts
+    for name, doc, value in (
+        ("backburner_credit_balance", "Credits held by all owners.", totals.balance),
+        ("backburner_credit_reserved", "Credits reserved by queued jobs.", totals.reserved),
+        ("backburner_credit_owners", "Owners with a credit balance.", totals.owners),
+    ):
+        yield GaugeMetricFamily(name, doc, value=value)
 
 
 def _gauges(counts: Iterable[JobCount]) -> Iterator[Metric]:

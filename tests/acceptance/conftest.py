@@ -15,14 +15,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import backburner as bb
-from tests.apps.acceptance_app import build_app
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,25 +186,6 @@ class Workers:
         for worker in self.started:
             with contextlib.suppress(Exception):
                 worker.kill()
-
-
-@pytest.fixture
-def workers(tmp_path: Path, db_url: str) -> Iterator[Workers]:
-    """Worker processes on this test's database, all killed when the test ends."""
-    started = Workers(tmp_path, db_url)
-    try:
-        yield started
-    finally:
-        started.close()
-
-
-@pytest.fixture
-async def bb_app(db_url: str) -> AsyncIterator[bb.Backburner]:
-    """The acceptance app in the test's own process: submits and reads, runs nothing."""
-    application = build_app(bb.Settings(database_url=db_url))
-    await application.open()
-    yield application
-    await application.close()
 
 
 async def all_jobs(app: bb.Backburner) -> list[bb.Job]:

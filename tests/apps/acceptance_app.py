@@ -165,8 +165,20 @@ async def lingerer(ctx: bb.Context, inp: SecondsIn) -> None:
 
 
 #: Every kind, with its policy.
+async def paid_sleepy(ctx: bb.Context, inp: SleepIn) -> dict[str, int]:
+    """`sleepy` for 1 credit."""
+    return await sleepy(ctx, inp)
+
+
+async def throttled(ctx: bb.Context, inp: SleepIn) -> dict[str, int]:
+    """`sleepy`, at most 2 at once across every worker."""
+    return await sleepy(ctx, inp)
+
+
 _KINDS: list[tuple[Callable[..., Any], dict[str, Any]]] = [
     (sleepy, {"attempts": 3}),
+    (paid_sleepy, {"attempts": 3, "cost": 1}),
+    (throttled, {"attempts": 3, "concurrency": 2}),
     (stepped, {"attempts": 3}),
     (chatty, {"attempts": 3}),
     (crasher, {"attempts": 3}),

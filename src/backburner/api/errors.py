@@ -17,9 +17,11 @@ from ..errors import (
     BackburnerError,
     InputTooLarge,
     InputValidationError,
+    InsufficientCredits,
     InvalidInput,
     InvalidTransition,
     JobNotFound,
+    LimitExceeded,
     StorageError,
 )
 
@@ -35,6 +37,8 @@ __all__ = [
 _MAPPING: list[tuple[type[BackburnerError], int, str, str]] = [
     (JobNotFound, 404, "not-found", "Not found"),
     (InvalidTransition, 409, "conflict", "Not allowed in the job's current state"),
+    (InsufficientCredits, 402, "insufficient-credits", "Not enough credits"),
+    (LimitExceeded, 429, "limit-exceeded", "Too many queued jobs"),
     (InputTooLarge, 413, "too-large", "Input too large"),
     (InvalidInput, 422, "invalid-input", "Invalid input"),
     (StorageError, 503, "unavailable", "The database is unavailable"),

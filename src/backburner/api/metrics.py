@@ -19,8 +19,8 @@ router = APIRouter(tags=["system"])
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Jobs by kind and status, queue depth, failures by error type; this process's
-    wait and run time histograms and outcome counter."""
+    """Jobs by kind and status, queue depth, failures by error type, the credits ledger's
+    totals; this process's wait and run time histograms and outcome counter."""
     app: Backburner = request.app.state.backburner
-    content = app.metrics.render(await app.job_counts())
+    content = app.metrics.render(await app.job_counts(), await app.credits.totals())
     return Response(content, media_type=CONTENT_TYPE_LATEST)

@@ -17,7 +17,7 @@ only the core (no FastAPI, no SQLAlchemy): an app that only calls backburner sta
 from __future__ import annotations
 
 from .async_client import AsyncClient
-from .base import BaseClient, JobList
+from .base import BaseClient, CreditReport, JobList
 from .sync import Client
 
-__all__ = ["AsyncClient", "BaseClient", "Client", "JobList"]
+__all__ = ["AsyncClient", "BaseClient", "Client", "CreditReport", "JobList"]

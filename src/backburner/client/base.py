@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from ..errors import (
     ApiRequestError,
@@ -24,17 +24,20 @@ from ..errors import (
     Forbidden,
     InputTooLarge,
     InputValidationError,
+    InsufficientCredits,
     InvalidInput,
     InvalidTransition,
     JobNotFound,
     JobTimeout,
+    LimitExceeded,
     NotBackburner,
     StorageError,
     Unauthorized,
 )
 from ..jobs import Event, Job, JobStatus, Webhook
+from ..ledger import CreditEntry
 
-__all__ = ["BaseClient", "JobList", "SseParser", "is_final"]
+__all__ = ["BaseClient", "CreditReport", "JobList", "SseParser", "is_final"]
 
 T = TypeVar("T")
 
@@ -45,12 +48,25 @@ _PROGRESS_POLL_S = 1
 
 #: Errors whose class alone says what went wrong; the problem's ``detail`` is the message.
 _SIMPLE_ERRORS: dict[int, type[BackburnerError]] = {
+    402: InsufficientCredits,
     404: JobNotFound,
     409: InvalidTransition,
     413: InputTooLarge,
     503: StorageError,
 }
 _API_ERRORS: dict[int, type[ApiRequestError]] = {401: Unauthorized, 403: Forbidden}
+
+
+class CreditReport(BaseModel):
+    """An owner's credits, as `GET /v1/credits` gives them: ``available`` is what a new
+    submit may spend; ``entries`` newest first (``next_before`` pages to older ones)."""
+
+    owner: str
+    balance: float
+    reserved: float
+    available: float
+    entries: list[CreditEntry]
+    next_before: int | None = None
 
 
 class JobList(BaseModel):
@@ -119,8 +135,9 @@ class BaseClient:
 
     HTTP errors become the library's exceptions: 404 `JobNotFound` (also another owner's
     job), 409 `InvalidTransition`, 413 `InputTooLarge`, 422 `InvalidInput` (or
-    `InputValidationError` with the field list), 401 `Unauthorized`, 403 `Forbidden`, 503
-    `StorageError`, any other `ApiRequestError`.
+    `InputValidationError` with the field list), 401 `Unauthorized`, 402
+    `InsufficientCredits`, 403 `Forbidden`, 429 `LimitExceeded` (too many queued jobs; a
+    rate limit stays an `ApiRequestError`), 503 `StorageError`, any other `ApiRequestError`.
     """
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0) -> None:
@@ -192,6 +209,19 @@ class BaseClient:
     def _delete_call(self, job_id: str) -> _Call[None]:
         return _Call("DELETE", _job_path(job_id), _nothing)
 
+    def _credits_call(
+        self, owner: str | None, limit: int, before: int | None
+    ) -> _Call[CreditReport]:
+        params = {"owner": owner, "limit": limit, "before": before}
+        params = {name: value for name, value in params.items() if value is not None}
+        return _Call("GET", "/v1/credits", _credit_report, params=params)
+
+    def _grant_call(
+        self, owner: str, amount: float, type_: str, note: str | None
+    ) -> _Call[CreditEntry]:
+        body = {"owner": owner, "amount": amount, "type": type_, "note": note}
+        return _Call("POST", "/v1/admin/credits", _granted, json=body)
+
     def _kinds_call(self) -> _Call[builtins.list[dict[str, Any]]]:
         return _Call("GET", "/v1/kinds", _kinds)
 
@@ -243,6 +273,8 @@ def _error(status: int, problem: dict[str, Any]) -> BackburnerError:
     detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
     if status in _SIMPLE_ERRORS:
         return _SIMPLE_ERRORS[status](detail)
+    if status == 429 and problem.get("type") == "/problems/limit-exceeded":
+        return LimitExceeded(detail)
     if status == 422:
         errors = problem.get("errors")
         if isinstance(errors, builtins.list) and errors:
@@ -281,6 +313,14 @@ def _jobs(response: httpx.Response) -> builtins.list[Job]:
 
 def _kinds(response: httpx.Response) -> builtins.list[dict[str, Any]]:
     return _parsed(response, lambda body: builtins.list(body["kinds"]))
+
+
+def _credit_report(response: httpx.Response) -> CreditReport:
+    return _parsed(response, CreditReport.model_validate)
+
+
+def _granted(response: httpx.Response) -> CreditEntry:
+    return _parsed(response, lambda body: TypeAdapter(CreditEntry).validate_python(body["entry"]))
 
 
 def _nothing(response: httpx.Response) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import httpx
 
 from ..errors import ApiRequestError
 from ..jobs import Event, Job, JobStatus, Webhook
+from ..ledger import CreditEntry
 from .base import (
     EVENT_RECONNECTS,
     BaseClient,
+    CreditReport,
     JobList,
     SseParser,
     T,
@@ -158,6 +160,24 @@ class Client(BaseClient):
     def delete(self, job_id: str) -> None:
         """Delete the job with its events; a running one is stopped by its worker."""
         self._send(self._delete_call(job_id))
+
+    def credits(
+        self, *, owner: str | None = None, limit: int = 20, before: int | None = None
+    ) -> CreditReport:
+        """The key's owner's credits (admin keys: any ``owner``'s) and newest entries."""
+        return self._send(self._credits_call(owner, limit, before))
+
+    def grant_credits(
+        self,
+        owner: str,
+        amount: float,
+        *,
+        type: Literal["grant", "adjustment"] = "grant",
+        note: str | None = None,
+    ) -> CreditEntry:
+        """Grant (or with ``type="adjustment"``, correct by ``amount``) an owner's credits:
+        admin keys only."""
+        return self._send(self._grant_call(owner, amount, type, note))
 
     def kinds(self) -> builtins.list[dict[str, Any]]:
         """Every kind the server runs: name, input and output JSON schemas, policy."""

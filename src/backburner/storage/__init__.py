@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..config import POSTGRES_SCHEMES, SQLITE_SCHEMES, Settings
 from ..errors import UnsupportedDatabase
 from .base import Storage
+from .fair_share import NO_LIMITS, ClaimLimits
 from .records import (
     ApiKey,
     Claim,
@@ -21,8 +22,10 @@ from .records import (
 from .webhooks_sql import DeliveryResult
 
 __all__ = [
+    "NO_LIMITS",
     "ApiKey",
     "Claim",
+    "ClaimLimits",
     "ClaimRequest",
     "DeliveryResult",
     "JobPage",

@@ -11,6 +11,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..jobs import Event, Job
+from ..ledger import CreditBalance, CreditEntry, EntryType
+from .credits_sql import CreditTotals
+from .fair_share import NO_LIMITS, ClaimLimits
 from .records import (
     ApiKey,
     Claim,
@@ -61,7 +64,14 @@ class Storage(Protocol):
     async def cancel_job(self, job_id: str) -> Job:
         """Cancel a queued job, or ask a running job's worker to stop it."""
 
-    async def retry_job(self, job_id: str, *, slow_after_s: float, expire_after_s: float) -> Job:
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        slow_after_s: float,
+        expire_after_s: float,
+        max_queued: int | None = None,
+    ) -> Job:
         """Put a failed or canceled job back in the queue: the same row, attempts reset."""
 
     async def delete_job(self, job_id: str) -> bool:
@@ -102,6 +112,21 @@ class Storage(Protocol):
     async def find_secret(self, name: str) -> str | None:
         """The server secret called ``name``, if it has been made (never makes it)."""
 
+    # ── credits ───────────────────────────────────────────────────────────
+    async def add_credit_entry(
+        self, owner: str, type_: EntryType, micros: int, note: str | None
+    ) -> CreditEntry:
+        """A grant or adjustment; `InvalidInput` when it would leave less than is reserved."""
+
+    async def credit_balance(self, owner: str) -> CreditBalance:
+        """An owner's balance and reservations."""
+
+    async def credit_entries(self, owner: str, limit: int, before: int | None) -> list[CreditEntry]:
+        """An owner's ledger entries, newest first, with ids below ``before``."""
+
+    async def credit_totals(self) -> CreditTotals:
+        """The ledger summed by type and kind, and all balances (for metrics)."""
+
     # ── webhooks ──────────────────────────────────────────────────────────
     async def list_webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
         """A job's webhook deliveries, oldest first."""
@@ -122,13 +147,16 @@ class Storage(Protocol):
 
     # ── the worker's side ─────────────────────────────────────────────────
     async def claim_jobs(
-        self, worker_id: str, requests: list[ClaimRequest], lease_s: float, limit: int
+        self,
+        worker_id: str,
+        requests: list[ClaimRequest],
+        lease_s: float,
+        limit: int,
+        limits: ClaimLimits = NO_LIMITS,
     ) -> list[Claim]:
-        """Move up to ``limit`` runnable queued jobs to running under a new lease.
-
-        Requests are served in order, each up to its own limit; within one, highest
-        priority first, then oldest.
-        """
+        """Move up to ``limit`` runnable queued jobs to running under a new lease: fairly
+        across owners (the next slot to the owner with the fewest running), each owner's
+        highest priority first, then oldest; within each request's limit and ``limits``."""
 
     async def extend_leases(self, leases: list[Lease], lease_s: float) -> LeaseReport:
         """Heartbeat: push back the expiry of leases still held; report lost ones and cancels."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from .records import ClaimRequest
+from .fair_share import Head
 
 __all__ = ["SqlDialect"]
 
@@ -31,7 +30,14 @@ class SqlDialect(Protocol):
     def execute_many(self, conn: Connection, stmt: sa.Update, rows: list[dict[str, Any]]) -> None:
         """Run ``stmt`` (its parameters named ``sa.bindparam``s) for each of ``rows``."""
 
-    def claim(
-        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
-    ) -> Sequence[RowMapping]:
-        """Move up to ``request.limit`` runnable queued jobs to running; return their rows."""
+    def lock_owner(self, conn: Connection, owner: str) -> None:
+        """Make this owner's limit checks take turns, until this transaction ends."""
+
+    def lock_claims(self, conn: Connection) -> None:
+        """Make claims that keep counted limits take turns, until this transaction ends."""
+
+    def queued_heads(
+        self, conn: Connection, owners: list[str], kinds: list[str], per_owner: int
+    ) -> list[Head]:
+        """Each owner's next ``per_owner`` runnable queued jobs of ``kinds``: grouped by
+        owner, each owner's highest priority first, then oldest."""

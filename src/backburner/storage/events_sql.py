@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,10 +50,17 @@ def update_job_logged(
 
 
 def update_jobs_logged(
-    conn: Connection, d: SqlDialect, changes: Sequence[Change]
+    conn: Connection,
+    d: SqlDialect,
+    changes: Sequence[Change],
+    before_events: Callable[[list[RowMapping | None]], None] | None = None,
 ) -> list[RowMapping | None]:
     """`update_job_logged` for several jobs: every update first, then all their events in
-    one insert — the last statement, as a dialect may require (see ``postgres_dialect``)."""
+    one insert — the last statement, as a dialect may require (see ``postgres_dialect``).
+
+    ``before_events`` is given the updated rows (``None`` where nothing matched) between the
+    two: the place for writes that go with the changes (the credits ledger).
+    """
     now = d.now()
     rows: list[RowMapping | None] = []
     for where, values, _ in changes:
@@ -64,6 +71,8 @@ def update_jobs_logged(
             .returning(*jobs.c)
         )
         rows.append(conn.execute(stmt).mappings().first())
+    if before_events is not None:
+        before_events(rows)
     done = [
         (row, event) for row, (_, _, event) in zip(rows, changes, strict=True) if row is not None
     ]

@@ -1,5 +1,6 @@
 """Internal: the submit's SQL — a new queued job and its first event, or the job an
-idempotency or dedupe key already names; and plain submits inserted many at a time.
+idempotency or dedupe key already names; its checks (the owner's queued limit, the cost's
+reservation) in the same transaction; and plain submits inserted many at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import LimitExceeded
 from ..jobs import ACTIVE_STATUSES, Job, JobStatus
+from .credits_sql import RESERVED, reserve
 from .dialect import SqlDialect
 from .events_sql import append_events
 from .records import NewJob, row_to_job
@@ -20,6 +23,7 @@ from .tables import idempotency_keys, jobs
 __all__ = [
     "IDEMPOTENCY_WINDOW_S",
     "JobRowsDialect",
+    "check_queued",
     "coalescible",
     "insert_job",
     "insert_plain_jobs",
@@ -87,6 +91,10 @@ def _insert_or_dedupe(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
 
 
 def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
+    if new.max_queued is not None:
+        check_queued(conn, d, new.owner, new.max_queued)
+    if new.cost > 0:
+        reserve(conn, d, new.owner, new.cost, new.kind)
     params = _params(new)
     delays = {"slow_after_s": new.slow_after_s, "expire_after_s": new.expire_after_s}
     times = conn.execute(_insert_statement(d), {**params, **delays}).mappings().one()
@@ -99,7 +107,8 @@ def coalescible(new: NewJob) -> bool:
     it needs nothing looked up or checked in the transaction first. Submits that do (a dedupe
     or idempotency key, a cost to reserve; anything checked per job) go through `insert_job`,
     one at a time."""
-    return new.dedupe_key is None and new.idempotency_key is None and new.cost == 0
+    plain = new.dedupe_key is None and new.idempotency_key is None
+    return plain and new.cost == 0 and new.max_queued is None
 
 
 class JobRowsDialect(SqlDialect, Protocol):
@@ -135,7 +144,27 @@ def _params(new: NewJob) -> dict[str, Any]:
         "id": new.id, "kind": new.kind, "owner": new.owner, "scope": new.scope,
         "input": new.input, "max_attempts": new.max_attempts, "dedupe_key": new.dedupe_key,
         "priority": new.priority, "cost": new.cost, "webhook": webhook,
+        "credit": RESERVED if new.cost > 0 else None, "refundable": new.refundable,
     }  # fmt: skip
+
+
+def check_queued(conn: Connection, d: SqlDialect, owner: str, most: int) -> None:
+    """`LimitExceeded` when ``owner`` already has ``most`` jobs queued. Counts at most that
+    many (through the owner's active jobs); the dialect makes concurrent submits of one
+    owner take turns, so two cannot both take the last place."""
+    d.lock_owner(conn, owner)
+    queued = (
+        sa.select(jobs.c.id)
+        .where(jobs.c.owner == owner, jobs.c.status == JobStatus.QUEUED.value)
+        .limit(most)
+        .subquery()
+    )
+    count = conn.execute(sa.select(sa.func.count()).select_from(queued)).scalar_one()
+    if count >= most:
+        raise LimitExceeded(
+            f"owner: {owner!r} already has {count} queued jobs, the most allowed "
+            "(BACKBURNER_OWNER_MAX_QUEUED); wait for some to start"
+        )
 
 
 def _first_event(new: NewJob) -> tuple[str, int, str, dict[str, Any]]:
@@ -149,7 +178,7 @@ _QUEUED: dict[str, Any] = {"status": JobStatus.QUEUED.value, "partial": {}, "eve
 #: (reading every column back cost more than the insert). `tests/storage` checks the job
 #: equals a fresh read of the row.
 _NEW_ROW: dict[str, Any] = {
-    **_QUEUED, "attempt": 0, "lease_expiries": 0, "cancel_requested": False,
+    **_QUEUED, "attempt": 0, "lease_expiries": 0, "cancel_requested": False, "charge_seq": 0,
     **dict.fromkeys(("output", "error_type", "error_message", "progress", "message")),
     **dict.fromkeys(("worker_id", "lease_token", "lease_expires_at", "started_at", "finished_at")),
 }  # fmt: skip
@@ -178,7 +207,10 @@ def _insert_statement(d: SqlDialect) -> sa.Insert:
 
 
 #: The columns the insert takes from the `NewJob` (`_params`).
-_INSERTED = tuple("id kind owner scope input max_attempts dedupe_key priority cost webhook".split())
+_INSERTED = tuple(
+    "id kind owner scope input max_attempts dedupe_key priority cost webhook credit refundable"
+    .split()
+)  # fmt: skip
 
 
 def _find_deduplicated(conn: Connection, new: NewJob) -> RowMapping | None:

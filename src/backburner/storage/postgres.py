@@ -37,7 +37,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..config import Settings
 from ..errors import StorageError
-from . import migrate, queries, worker_queries
+from . import maintenance_sql, migrate, queries
 from .pg_listener import Listener, first_line
 from .postgres_dialect import CHANNEL_SQL, NOTIFY_SQL, PostgresDialect
 from .records import MaintenanceReport
@@ -174,13 +174,18 @@ class PostgresStorage(SqlStorage):
         fenced and idempotent: the next pass, on any node, does what a skipped one left."""
         key = _MAINTENANCE_KEY.format(self.schema or "")
         report: MaintenanceReport = await self._write(
-            _alone, key, _RECLAIM, worker_queries.reclaim_expired_leases, MaintenanceReport(), limit
+            _alone,
+            key,
+            _RECLAIM,
+            maintenance_sql.reclaim_expired_leases,
+            MaintenanceReport(),
+            limit,
         )
         report.expired = await self._write(
-            _alone, key, _EXPIRE, worker_queries.expire_overdue_jobs, 0, limit
+            _alone, key, _EXPIRE, maintenance_sql.expire_overdue_jobs, 0, limit
         )
         report.pruned = await self._write(
-            _alone, key, _PRUNE, worker_queries.prune_finished_jobs, 0, retention_s, limit
+            _alone, key, _PRUNE, maintenance_sql.prune_finished_jobs, 0, retention_s, limit
         )
         return report
 

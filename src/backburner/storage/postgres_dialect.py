@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
-from .claim_sql import claim_params, runnable, started_values
-from .records import ClaimRequest
-from .tables import jobs
+from .fair_share import Head
 
 __all__ = ["CHANNEL_SQL", "NOTIFY_SQL", "PostgresDialect"]
 
@@ -57,6 +54,26 @@ WITH locked AS MATERIALIZED (
 """
 
 
+_LOCK_OWNER = (
+    "SELECT pg_advisory_xact_lock(hashtext('backburner.owner.' || current_schema()),"
+    " hashtext(%(owner)s))"
+)
+_LOCK_CLAIMS = "SELECT pg_advisory_xact_lock(hashtext('backburner.claims.' || current_schema()))"
+_QUEUED_HEADS = f"""
+SELECT j.id, j.owner, j.kind
+FROM unnest(%(owners)s::text[]) WITH ORDINALITY AS o(owner, turn)
+CROSS JOIN LATERAL (
+    SELECT id, owner, kind, priority, run_at FROM jobs
+    WHERE status = 'queued' AND owner = o.owner AND kind = ANY(%(kinds)s::text[])
+      AND run_at <= (SELECT {_NOW_SQL})
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(per_owner)s
+    FOR UPDATE SKIP LOCKED
+) AS j
+ORDER BY o.turn, j.priority DESC, j.run_at, j.id
+"""
+
+
 @dataclass(frozen=True)
 class PostgresDialect:
     """PostgreSQL's SQL for the shared units. Stateless: every instance is equal, so the
@@ -78,26 +95,26 @@ class PostgresDialect:
         it once per row, with the driver's per-row work on both sides."""
         conn.execute(_over_rows(stmt), {"rows": json.dumps(rows)})
 
-    def claim(
-        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
-    ) -> Sequence[RowMapping]:
-        """claim_jobs: lock the oldest runnable jobs by priority, skipping rows another claim
-        holds (``FOR UPDATE SKIP LOCKED``), and start them, in one ``UPDATE … RETURNING``."""
-        params = claim_params(worker_id, token, request, lease_s)
-        rows = conn.execute(self._claim_statement(), params).mappings().all()
-        # RETURNING follows no ORDER BY: put them back in the order they were picked.
-        return sorted(rows, key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+    def lock_owner(self, conn: Connection, owner: str) -> None:
+        """Submits of one owner that check a limit take turns (two could each see room for
+        the last place), until the transaction ends; other owners' never wait."""
+        conn.exec_driver_sql(_LOCK_OWNER, {"owner": owner})
 
-    @functools.cache  # noqa: B019 - the dialect is a stateless value; built once, kept
-    def _claim_statement(self) -> sa.Update:
-        now = self.now()
-        picked = runnable(now).with_for_update(skip_locked=True).cte("picked")
-        return (
-            sa.update(jobs)
-            .where(jobs.c.id == picked.c.id)
-            .values(**started_values(now))
-            .returning(*jobs.c)
+    def lock_claims(self, conn: Connection) -> None:
+        """Claims that keep counted limits take turns: two at once could each see room for
+        the last slot (held to the end of the transaction)."""
+        conn.exec_driver_sql(_LOCK_CLAIMS)
+
+    def queued_heads(
+        self, conn: Connection, owners: list[str], kinds: list[str], per_owner: int
+    ) -> list[Head]:
+        """Each owner's next ``per_owner`` runnable jobs of ``kinds``, in claim order, locked
+        ``FOR UPDATE SKIP LOCKED`` (a concurrent claim takes others): one indexed ``LIMIT``
+        query per owner, through ``LATERAL``."""
+        rows = conn.exec_driver_sql(
+            _QUEUED_HEADS, {"owners": owners, "kinds": kinds, "per_owner": per_owner}
         )
+        return [Head(r[0], r[1], r[2]) for r in rows]
 
 
 @functools.cache

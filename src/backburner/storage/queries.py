@@ -16,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import InvalidTransition, JobNotFound
 from ..jobs import ACTIVE_STATUSES, Event, Job, JobStatus
 from ..states import check_transition
+from .credits_sql import RESERVED, ended_credit, reserve, settle_ended
 from .dialect import SqlDialect
-from .events_sql import update_job_logged
+from .events_sql import update_job_logged, update_jobs_logged
+from .insert_sql import check_queued
 from .records import JobPage, JobQuery, row_to_event, row_to_job
 from .tables import events, jobs
 
@@ -83,13 +85,19 @@ def cancel_job(conn: Connection, d: SqlDialect, job_id: str) -> Job:
     status = JobStatus(row["status"])
     check_transition(status, JobStatus.CANCELED, "canceled", job_id)
     if status is JobStatus.QUEUED:
-        updated = update_job_logged(
+        values = {"status": JobStatus.CANCELED.value, "finished_at": d.now()}
+        updated = update_jobs_logged(
             conn,
             d,
-            [jobs.c.id == job_id],
-            {"status": JobStatus.CANCELED.value, "finished_at": d.now()},
-            ("status", {"status": "canceled", "from": "queued", "reason": "canceled"}),
-        )
+            [
+                (
+                    [jobs.c.id == job_id],
+                    {**values, "credit": ended_credit(row)},
+                    ("status", {"status": "canceled", "from": "queued", "reason": "canceled"}),
+                )
+            ],
+            lambda _rows: settle_ended(conn, d, [row]),
+        )[0]
     elif row["cancel_requested"]:
         return row_to_job(row)
     else:  # running: its worker stops it at its next heartbeat
@@ -101,12 +109,27 @@ def cancel_job(conn: Connection, d: SqlDialect, job_id: str) -> Job:
 
 
 def retry_job(
-    conn: Connection, d: SqlDialect, job_id: str, slow_after_s: float, expire_after_s: float
+    conn: Connection,
+    d: SqlDialect,
+    job_id: str,
+    slow_after_s: float,
+    expire_after_s: float,
+    max_queued: int | None = None,
 ) -> Job:
-    """Re-queue a failed or canceled job: the same row and input, attempts and errors reset."""
+    """Re-queue a failed or canceled job: the same row and input, attempts and errors reset.
+
+    A job with a cost reserves it again (`InsufficientCredits` when the owner cannot cover
+    it), to be charged again when it starts.
+    """
     row = _locked_row(conn, job_id)
     status = JobStatus(row["status"])
     check_transition(status, JobStatus.QUEUED, "retried", job_id)
+    if max_queued is not None:
+        check_queued(conn, d, row["owner"], max_queued)
+    credit = None
+    if row["cost"] > 0:
+        reserve(conn, d, row["owner"], row["cost"], row["kind"])
+        credit = RESERVED
     now = d.now()
     values: dict[str, Any] = {
         "status": JobStatus.QUEUED.value,
@@ -117,6 +140,7 @@ def retry_job(
         "attempt": 0,
         "lease_expiries": 0,
         "cancel_requested": False,
+        "credit": credit,
         "run_at": now,
         "slow_at": now + slow_after_s,
         "expire_at": now + expire_after_s,
@@ -137,9 +161,28 @@ def delete_job(conn: Connection, d: SqlDialect, job_id: str) -> bool:
     """Delete a job in any state, with its events and steps.
 
     A running job's worker finds its lease gone at its next write or heartbeat and stops.
+    An active job gives back its reservation or (refundable) charge, as if canceled.
     """
     # events and steps go with it: their foreign keys cascade.
-    return conn.execute(sa.delete(jobs).where(jobs.c.id == job_id)).rowcount > 0
+    stmt = sa.delete(jobs).where(jobs.c.id == job_id).returning(*_DELETED)
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        return False
+    if row["status"] in _ACTIVE:
+        settle_ended(conn, d, [row])
+    return True
+
+
+_DELETED = (
+    jobs.c.id,
+    jobs.c.status,
+    jobs.c.owner,
+    jobs.c.kind,
+    jobs.c.cost,
+    jobs.c.credit,
+    jobs.c.charge_seq,
+    jobs.c.refundable,
+)
 
 
 def list_events(conn: Connection, d: SqlDialect, job_id: str, after_seq: int) -> list[Event]:

@@ -53,6 +53,10 @@ class NewJob:
     idempotency_key: str | None = None
     #: Where status changes are POSTed (the URL already checked against the allow-list).
     webhook: Webhook | None = None
+    #: Refund the charge when the job ends without success (the kind's policy at submit).
+    refundable: bool = True
+    #: The most jobs the owner may have queued (`Settings.owner_max_queued`); ``None``: any.
+    max_queued: int | None = None
 
 
 @dataclass(frozen=True)

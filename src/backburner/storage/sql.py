@@ -17,9 +17,12 @@ from typing import Any, TypeVar
 from ..errors import StorageError
 from ..ids import new_token
 from ..jobs import Event, Job
+from ..ledger import CreditBalance, CreditEntry, EntryType
 from . import (
+    credits_sql,
     insert_sql,
     keys_sql,
+    maintenance_sql,
     migrate,
     queries,
     secrets_sql,
@@ -28,6 +31,7 @@ from . import (
     worker_queries,
 )
 from .dialect import SqlDialect
+from .fair_share import NO_LIMITS, ClaimLimits
 from .records import (
     ApiKey,
     Claim,
@@ -58,6 +62,8 @@ class SqlStorage:
         self._open_lock = threading.Lock()
         self._opening: Future[bool] | None = None
         self._opened = False
+        #: The owner the last claim stopped at: the next goes round the owners from there.
+        self._claim_after = ""
 
     async def _open_once(self, migrate_in_thread: Callable[[], Future[bool]], **where: str) -> None:
         """`open`'s shape on every backend: the migration (started by ``migrate_in_thread``,
@@ -111,8 +117,17 @@ class SqlStorage:
     async def cancel_job(self, job_id: str) -> Job:
         return await self._write(queries.cancel_job, job_id)
 
-    async def retry_job(self, job_id: str, *, slow_after_s: float, expire_after_s: float) -> Job:
-        return await self._write(queries.retry_job, job_id, slow_after_s, expire_after_s)
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        slow_after_s: float,
+        expire_after_s: float,
+        max_queued: int | None = None,
+    ) -> Job:
+        return await self._write(
+            queries.retry_job, job_id, slow_after_s, expire_after_s, max_queued
+        )
 
     async def delete_job(self, job_id: str) -> bool:
         return await self._write(queries.delete_job, job_id)
@@ -149,6 +164,20 @@ class SqlStorage:
             return found
         return await self._write(secrets_sql.get_or_create_secret, name)
 
+    async def add_credit_entry(
+        self, owner: str, type_: EntryType, micros: int, note: str | None
+    ) -> CreditEntry:
+        return await self._write(credits_sql.add_entry, owner, type_, micros, note)
+
+    async def credit_balance(self, owner: str) -> CreditBalance:
+        return await self._read(credits_sql.get_balance, owner)
+
+    async def credit_entries(self, owner: str, limit: int, before: int | None) -> list[CreditEntry]:
+        return await self._read(credits_sql.list_entries, owner, limit, before)
+
+    async def credit_totals(self) -> credits_sql.CreditTotals:
+        return await self._read(credits_sql.credit_totals)
+
     async def list_webhook_deliveries(self, job_id: str) -> list[WebhookDelivery]:
         return await self._read(webhooks_sql.list_deliveries, job_id)
 
@@ -167,12 +196,25 @@ class SqlStorage:
         return await self._read(stats_sql.count_jobs)
 
     async def claim_jobs(
-        self, worker_id: str, requests: list[ClaimRequest], lease_s: float, limit: int
+        self,
+        worker_id: str,
+        requests: list[ClaimRequest],
+        lease_s: float,
+        limit: int,
+        limits: ClaimLimits = NO_LIMITS,
     ) -> list[Claim]:
         token = new_token()
-        return await self._write(
-            worker_queries.claim_jobs, worker_id, token, requests, lease_s, limit
+        claims, self._claim_after = await self._write(
+            worker_queries.claim_jobs,
+            worker_id,
+            token,
+            requests,
+            lease_s,
+            limit,
+            limits,
+            self._claim_after,
         )
+        return claims
 
     async def extend_leases(self, leases: list[Lease], lease_s: float) -> LeaseReport:
         if not leases:
@@ -203,7 +245,7 @@ class SqlStorage:
 
     async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
         # Three short transactions rather than one long one: writers queue behind each.
-        report = await self._write(worker_queries.reclaim_expired_leases, limit)
-        report.expired = await self._write(worker_queries.expire_overdue_jobs, limit)
-        report.pruned = await self._write(worker_queries.prune_finished_jobs, retention_s, limit)
+        report = await self._write(maintenance_sql.reclaim_expired_leases, limit)
+        report.expired = await self._write(maintenance_sql.expire_overdue_jobs, limit)
+        report.pruned = await self._write(maintenance_sql.prune_finished_jobs, retention_s, limit)
         return report

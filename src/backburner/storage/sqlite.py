@@ -21,22 +21,21 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine, RowMapping, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
 from ..errors import ConfigError, StorageError
 from . import insert_sql, migrate, queries, worker_queries
-from .claim_sql import claim_params, runnable, started_values
+from .fair_share import Head
 from .group_commit import GroupCommitter
-from .records import ClaimRequest
 from .sql import SqlStorage
 from .tables import jobs
 from .write_lock import WriteLock
@@ -102,27 +101,41 @@ class SqliteDialect:
         """The driver's ``executemany``: in process, one statement per row costs little."""
         conn.execute(stmt, rows)
 
-    def claim(
-        self, conn: Connection, worker_id: str, token: str, request: ClaimRequest, lease_s: float
-    ) -> Sequence[RowMapping]:
-        """claim_jobs: the oldest runnable jobs by priority, as one ``UPDATE … RETURNING``.
+    def lock_owner(self, conn: Connection, owner: str) -> None:
+        """Nothing to do: every write transaction holds SQLite's one write lock."""
 
-        No ``SKIP LOCKED`` is needed: the caller holds SQLite's write lock (``BEGIN
-        IMMEDIATE``), so no other claim can interleave between the pick and the update.
-        """
-        params = claim_params(worker_id, token, request, lease_s)
-        return conn.execute(self._claim_statement(), params).mappings().all()
+    def lock_claims(self, conn: Connection) -> None:
+        """Nothing to do: every write transaction holds SQLite's one write lock."""
 
-    @functools.cache  # noqa: B019 - one dialect object per storage; built once, kept
-    def _claim_statement(self) -> sa.Update:
-        now = self.now()
-        pick = runnable(now).scalar_subquery()
-        return (
-            sa.update(jobs)
-            .where(jobs.c.id.in_(pick))
-            .values(**started_values(now))
-            .returning(*jobs.c)
-        )
+    def queued_heads(
+        self, conn: Connection, owners: list[str], kinds: list[str], per_owner: int
+    ) -> list[Head]:
+        """Each owner's next ``per_owner`` runnable jobs of ``kinds``, in claim order: one
+        statement, a ``UNION ALL`` of one indexed ``LIMIT`` query per owner (SQLite has no
+        ``LATERAL``)."""
+        params: list[Any] = []
+        for owner in owners:
+            params += [owner, *kinds, per_owner]
+        rows = conn.exec_driver_sql(_heads_sql(len(owners), len(kinds)), tuple(params))
+        return _in_claim_order(rows)
+
+
+@functools.cache
+def _heads_sql(owners: int, kinds: int) -> str:
+    """`SqliteDialect.queued_heads`'s statement for this many owners and kinds."""
+    marks = ", ".join("?" * kinds)
+    one = (
+        "SELECT * FROM (SELECT id, owner, kind, priority, run_at FROM jobs"
+        f" WHERE status = 'queued' AND owner = ? AND kind IN ({marks}) AND run_at <= {_NOW_SQL}"
+        " ORDER BY priority DESC, run_at, id LIMIT ?)"
+    )
+    return " UNION ALL ".join([one] * owners)
+
+
+def _in_claim_order(rows: Any) -> list[Head]:
+    """Heads from ``(id, owner, kind, priority, run_at)`` rows, each owner's in claim order."""
+    ordered = sorted(rows, key=lambda r: (r[1], -r[3], r[4], r[0]))
+    return [Head(r[0], r[1], r[2]) for r in ordered]
 
 
 @functools.cache

@@ -13,6 +13,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "api_keys",
+    "credit_balances",
+    "credit_entries",
     "events",
     "idempotency_keys",
     "jobs",
@@ -59,6 +61,13 @@ jobs = sa.Table(
     sa.Column("dedupe_key", sa.String(400)),
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cost", sa.Float, nullable=False, server_default="0"),
+    # Where the job's cost stands: NULL (free), reserved, charged, refunded or released
+    # (a reservation given back unspent). Active jobs are only ever NULL, reserved or charged.
+    sa.Column("credit", sa.String(16)),
+    # How many times the job has been charged: its charge entries are numbered 1, 2 …
+    sa.Column("charge_seq", sa.Integer, nullable=False, server_default="0"),
+    # The kind's policy when the job was submitted: refund a charge when it ends unsuccessfully.
+    sa.Column("refundable", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("worker_id", sa.String(100)),
     # The fence: every write a worker makes names the token it was given at claim time.
@@ -77,10 +86,12 @@ jobs = sa.Table(
     sa.Column("expire_at", Timestamp, nullable=False),
 )
 
-# The claim reads queued jobs by priority, then age, then id (its exact ORDER BY, so no sort):
-# a partial index keeps it small.
+# The claim lists the owners with queued jobs (one probe per owner) and reads each owner's
+# next jobs by priority, then age, then id (its exact ORDER BY, so no sort): `claim_sql`.
+# Partial: only queued jobs are in it.
 sa.Index(
-    "ix_jobs_queued",
+    "ix_jobs_queued_owner",
+    jobs.c.owner,
     jobs.c.priority.desc(),
     jobs.c.run_at,
     jobs.c.id,
@@ -142,6 +153,46 @@ steps = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("output", Json),
     sa.Column("created_at", Timestamp, nullable=False),
+)
+
+# The credits ledger: append-only. Amounts are whole millionths of a credit (exact sums), and
+# signed: what the entry added to the owner's balance. A job's charges and refunds are keyed by
+# (job, charge number): the database refuses a second charge, or a second refund, of one charge.
+# No foreign key to jobs: the ledger outlives deleted jobs.
+credit_entries = sa.Table(
+    "credit_entries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("job_id", sa.String(36)),
+    sa.Column("kind", sa.String(200)),
+    sa.Column("charge_seq", sa.Integer),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("job_id", "charge_seq", "type", name="uq_credit_entries_job_charge"),
+    sa.CheckConstraint(
+        "type IN ('grant', 'charge', 'refund', 'adjustment')", name="ck_credit_entries_type"
+    ),
+    sa.CheckConstraint(
+        "(type IN ('charge', 'refund')) = (job_id IS NOT NULL AND charge_seq IS NOT NULL)",
+        name="ck_credit_entries_job",
+    ),
+    sqlite_autoincrement=True,
+)
+sa.Index("ix_credit_entries_owner", credit_entries.c.owner, credit_entries.c.id)
+
+# Each owner's balance, kept in the same transaction as every entry (and every reservation):
+# derived from the ledger, never negative, and never below what queued jobs reserved.
+credit_balances = sa.Table(
+    "credit_balances",
+    metadata,
+    sa.Column("owner", sa.String(200), primary_key=True),
+    sa.Column("balance", sa.BigInteger, nullable=False),
+    sa.Column("reserved", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.CheckConstraint("reserved >= 0 AND balance >= reserved", name="ck_credit_balances_covered"),
 )
 
 # API keys: only a hash of each key is stored; the key itself is shown once, at creation.

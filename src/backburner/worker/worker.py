@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING
 from ..context import Context
 from ..errors import StorageError
 from ..ids import new_token
-from ..storage import Claim, ClaimRequest, Lease, LeaseReport, Outcome, Storage, create_storage
+from ..storage import (
+    Claim,
+    ClaimLimits,
+    ClaimRequest,
+    Lease,
+    LeaseReport,
+    Outcome,
+    Storage,
+    create_storage,
+)
 from .executor import Running, StopReason, execute
 from .finishes import Finisher
 from .heartbeat import Heartbeat
@@ -165,7 +174,7 @@ class Worker:
             if limit:
                 try:
                     claims = await storage.claim_jobs(
-                        self.id, requests, self.settings.lease_s, limit
+                        self.id, requests, self.settings.lease_s, limit, self._limits()
                     )
                     pause = 0.1
                 except StorageError as exc:
@@ -186,6 +195,17 @@ class Worker:
                 await self._sleep(_IDLE_RECHECK_S, wake=True)  # full: wait for a free slot
             elif len(claims) < limit:
                 await self._idle(storage)
+
+    def _limits(self) -> ClaimLimits:
+        """The limits every worker's claims keep together: each kind's and each owner's."""
+        kinds = list(self.app.kinds)
+        return ClaimLimits(
+            kind_running={k.name: k.policy.concurrency for k in kinds if k.policy.concurrency},
+            owner_running=self.settings.owner_max_running,
+            owner_kind_running={
+                k.name: k.policy.owner_concurrency for k in kinds if k.policy.owner_concurrency
+            },
+        )
 
     def _claim_requests(self) -> tuple[list[ClaimRequest], int]:
         """What to ask for: per-kind limits first, then every unconstrained kind.
