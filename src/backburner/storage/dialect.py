@@ -36,8 +36,10 @@ class SqlDialect(Protocol):
     def lock_claims(self, conn: Connection) -> None:
         """Make claims that keep counted limits take turns, until this transaction ends."""
 
-    def queued_heads(
-        self, conn: Connection, owners: list[str], kinds: list[str], per_owner: int
-    ) -> list[Head]:
-        """Each owner's next ``per_owner`` runnable queued jobs of ``kinds``: grouped by
-        owner, each owner's highest priority first, then oldest."""
+    def waiting_heads(
+        self, conn: Connection, after: str, owners: int, kinds: list[str], limit: int
+    ) -> tuple[list[str], list[Head]]:
+        """Up to ``owners`` owners with queued jobs, in turn from after ``after`` (wrapping
+        round), and each one's next runnable queued jobs of ``kinds`` (as many as a claim of
+        ``limit`` could give it, `claim_sql.per_owner`): grouped by owner in that order,
+        each owner's highest priority first, then oldest."""

@@ -59,18 +59,49 @@ _LOCK_OWNER = (
     " hashtext(%(owner)s))"
 )
 _LOCK_CLAIMS = "SELECT pg_advisory_xact_lock(hashtext('backburner.claims.' || current_schema()))"
-_QUEUED_HEADS = f"""
-SELECT j.id, j.owner, j.kind
-FROM unnest(%(owners)s::text[]) WITH ORDINALITY AS o(owner, turn)
-CROSS JOIN LATERAL (
-    SELECT id, owner, kind, priority, run_at FROM jobs
+#: `PostgresDialect.waiting_heads` in one round trip. The owners with queued jobs after
+#: ``after``, then from the first (wrapping round), at most ``n``: each one probe of
+#: ``ix_jobs_queued_owner`` (a loose index scan); then each
+#: listed owner's next runnable jobs (``LATERAL``, an indexed ``LIMIT`` each: all a claim
+#: could take when at most 4 owners wait, else about twice an even share, as
+#: `claim_sql.per_owner`). Owners with nothing runnable come back once, with NULLs.
+_WAITING_HEADS = f"""
+WITH RECURSIVE after_turn(owner) AS (
+    SELECT (SELECT owner FROM jobs WHERE status = 'queued' AND owner > %(after)s
+            ORDER BY owner LIMIT 1)
+    UNION ALL
+    SELECT (SELECT owner FROM jobs WHERE status = 'queued' AND owner > a.owner
+            ORDER BY owner LIMIT 1)
+    FROM after_turn AS a WHERE a.owner IS NOT NULL
+), from_first(owner) AS (
+    SELECT (SELECT owner FROM jobs WHERE status = 'queued' ORDER BY owner LIMIT 1)
+    UNION ALL
+    SELECT (SELECT owner FROM jobs WHERE status = 'queued' AND owner > f.owner
+            ORDER BY owner LIMIT 1)
+    FROM from_first AS f WHERE f.owner < %(after)s
+), first_lap AS MATERIALIZED (
+    SELECT owner FROM after_turn WHERE owner IS NOT NULL LIMIT %(n)s
+), listed AS MATERIALIZED (
+    SELECT owner, 0 AS lap FROM first_lap
+    UNION ALL
+    (SELECT owner, 1 FROM from_first WHERE owner IS NOT NULL AND owner <= %(after)s
+     LIMIT greatest(%(n)s - (SELECT count(*) FROM first_lap), 0))
+), each AS (
+    SELECT CASE WHEN count(*) <= 4 THEN %(limit)s
+                ELSE least(%(limit)s, (2 * %(limit)s + count(*) - 1) / count(*) + 1) END AS n
+    FROM listed
+)
+SELECT o.owner, j.id, j.kind
+FROM listed AS o
+LEFT JOIN LATERAL (
+    SELECT id, kind, priority, run_at FROM jobs
     WHERE status = 'queued' AND owner = o.owner AND kind = ANY(%(kinds)s::text[])
       AND run_at <= (SELECT {_NOW_SQL})
     ORDER BY priority DESC, run_at, id
-    LIMIT %(per_owner)s
+    LIMIT (SELECT n FROM each)
     FOR UPDATE SKIP LOCKED
-) AS j
-ORDER BY o.turn, j.priority DESC, j.run_at, j.id
+) AS j ON true
+ORDER BY o.lap, o.owner, j.priority DESC, j.run_at, j.id
 """
 
 
@@ -105,16 +136,21 @@ class PostgresDialect:
         the last slot (held to the end of the transaction)."""
         conn.exec_driver_sql(_LOCK_CLAIMS)
 
-    def queued_heads(
-        self, conn: Connection, owners: list[str], kinds: list[str], per_owner: int
-    ) -> list[Head]:
-        """Each owner's next ``per_owner`` runnable jobs of ``kinds``, in claim order, locked
-        ``FOR UPDATE SKIP LOCKED`` (a concurrent claim takes others): one indexed ``LIMIT``
-        query per owner, through ``LATERAL``."""
-        rows = conn.exec_driver_sql(
-            _QUEUED_HEADS, {"owners": owners, "kinds": kinds, "per_owner": per_owner}
-        )
-        return [Head(r[0], r[1], r[2]) for r in rows]
+    def waiting_heads(
+        self, conn: Connection, after: str, owners: int, kinds: list[str], limit: int
+    ) -> tuple[list[str], list[Head]]:
+        """The owners in turn and their next runnable jobs of ``kinds``, in claim order, the
+        jobs locked ``FOR UPDATE SKIP LOCKED`` (a concurrent claim takes others): one
+        statement (`_WAITING_HEADS`)."""
+        params = {"after": after, "n": owners, "kinds": kinds, "limit": limit}
+        listed: list[str] = []
+        heads: list[Head] = []
+        for owner, job_id, kind in conn.exec_driver_sql(_WAITING_HEADS, params):
+            if not listed or listed[-1] != owner:
+                listed.append(owner)
+            if job_id is not None:
+                heads.append(Head(job_id, owner, kind))
+        return listed, heads
 
 
 @functools.cache

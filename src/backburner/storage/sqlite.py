@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import json
 import logging
 import random
 import sqlite3
@@ -29,15 +27,13 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
 from ..errors import ConfigError, StorageError
 from . import insert_sql, migrate, queries, worker_queries
-from .fair_share import Head
 from .group_commit import GroupCommitter
 from .sql import SqlStorage
-from .tables import jobs
+from .sqlite_dialect import SqliteDialect
 from .write_lock import WriteLock
 
 __all__ = ["SqliteDialect", "SqliteStorage", "sqlite_path"]
@@ -45,11 +41,6 @@ __all__ = ["SqliteDialect", "SqliteStorage", "sqlite_path"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: The database's clock in epoch seconds (``unixepoch('subsec')`` needs SQLite 3.42).
-_NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
-_INSERT_EVENTS = (
-    f"INSERT INTO events (job_id, seq, type, data, created_at) VALUES (?, ?, ?, ?, {_NOW_SQL})"
-)
 _BUSY_RETRY_FOR_S = 60.0
 #: Small writes that share transactions when they queue together (submits from many API
 #: requests, progress from many handlers); the rest (claims, finishes) are batches already.
@@ -65,100 +56,6 @@ _SHARED = frozenset(
     }
 )
 _READERS = 4
-
-
-class SqliteDialect:
-    """SQLite's SQL for the shared units."""
-
-    def now(self) -> ColumnElement[Any]:
-        return sa.literal_column(_NOW_SQL, sa.Float)
-
-    def insert_events(
-        self, conn: Connection, rows: list[tuple[str, int, str, dict[str, Any]]]
-    ) -> None:
-        """append_events: the driver's own ``executemany``, JSON encoded here.
-
-        Every job change writes an event, so this is the hottest insert there is; going
-        past SQLAlchemy's per-row parameter processing halves its cost.
-        """
-        conn.exec_driver_sql(
-            _INSERT_EVENTS, [(j, seq, kind, json.dumps(data)) for j, seq, kind, data in rows]
-        )
-
-    def clock(self, conn: Connection) -> float:
-        """The database's clock now (`insert_sql.insert_plain_jobs` reads it once per batch)."""
-        raw: Any = conn.connection.dbapi_connection
-        return float(raw.execute(f"SELECT {_NOW_SQL}").fetchone()[0])
-
-    def insert_jobs(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """`insert_sql.insert_plain_jobs`: the driver's own ``executemany``, JSON encoded here
-        as the columns' SQLAlchemy types would (SQLAlchemy's per-row parameter processing
-        cost more than the insert)."""
-        sql, columns = _jobs_insert(tuple(rows[0]))
-        conn.exec_driver_sql(sql, [tuple(encode(row[c]) for c, encode in columns) for row in rows])
-
-    def execute_many(self, conn: Connection, stmt: sa.Update, rows: list[dict[str, Any]]) -> None:
-        """The driver's ``executemany``: in process, one statement per row costs little."""
-        conn.execute(stmt, rows)
-
-    def lock_owner(self, conn: Connection, owner: str) -> None:
-        """Nothing to do: every write transaction holds SQLite's one write lock."""
-
-    def lock_claims(self, conn: Connection) -> None:
-        """Nothing to do: every write transaction holds SQLite's one write lock."""
-
-    def queued_heads(
-        self, conn: Connection, owners: list[str], kinds: list[str], per_owner: int
-    ) -> list[Head]:
-        """Each owner's next ``per_owner`` runnable jobs of ``kinds``, in claim order: one
-        statement, a ``UNION ALL`` of one indexed ``LIMIT`` query per owner (SQLite has no
-        ``LATERAL``)."""
-        params: list[Any] = []
-        for owner in owners:
-            params += [owner, *kinds, per_owner]
-        rows = conn.exec_driver_sql(_heads_sql(len(owners), len(kinds)), tuple(params))
-        return _in_claim_order(rows)
-
-
-@functools.cache
-def _heads_sql(owners: int, kinds: int) -> str:
-    """`SqliteDialect.queued_heads`'s statement for this many owners and kinds."""
-    marks = ", ".join("?" * kinds)
-    one = (
-        "SELECT * FROM (SELECT id, owner, kind, priority, run_at FROM jobs"
-        f" WHERE status = 'queued' AND owner = ? AND kind IN ({marks}) AND run_at <= {_NOW_SQL}"
-        " ORDER BY priority DESC, run_at, id LIMIT ?)"
-    )
-    return " UNION ALL ".join([one] * owners)
-
-
-def _in_claim_order(rows: Any) -> list[Head]:
-    """Heads from ``(id, owner, kind, priority, run_at)`` rows, each owner's in claim order."""
-    ordered = sorted(rows, key=lambda r: (r[1], -r[3], r[4], r[0]))
-    return [Head(r[0], r[1], r[2]) for r in ordered]
-
-
-@functools.cache
-def _jobs_insert(columns: tuple[str, ...]) -> tuple[str, list[tuple[str, Callable[[Any], Any]]]]:
-    """`SqliteDialect.insert_jobs`'s statement for these columns, and each column's encoder:
-    JSON columns as SQLAlchemy's JSON type stores them, the rest as given."""
-    sql = f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    return sql, [(c, _encoder(c)) for c in columns]
-
-
-def _encoder(column: str) -> Callable[[Any], Any]:
-    """How a value of ``column`` goes to the driver (a SQL NULL stays one where the column
-    keeps Python ``None`` as NULL)."""
-    kind = jobs.c[column].type
-    if not isinstance(kind, sa.JSON):
-        return _same
-    if kind.none_as_null:
-        return lambda value: None if value is None else json.dumps(value)
-    return json.dumps
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def sqlite_path(url: str) -> Path:
