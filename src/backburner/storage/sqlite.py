@@ -30,10 +30,12 @@ from sqlalchemy.exc import OperationalError
 
 from ..config import Settings
 from ..errors import ConfigError, StorageError
+from ..jobs import Job
 from . import insert_sql, migrate, queries, worker_queries
 from .group_commit import GroupCommitter
 from .sql import SqlStorage
 from .sqlite_dialect import SqliteDialect
+from .sqlite_reads import InlineReads
 from .write_lock import WriteLock
 
 __all__ = ["SqliteDialect", "SqliteStorage", "sqlite_path"]
@@ -83,6 +85,7 @@ class SqliteStorage(SqlStorage):
         )
         self._readers = ThreadPoolExecutor(_READERS, thread_name_prefix="bb-sqlite-read")
         self._watcher = ChangeWatcher(self.path, settings.poll_interval_s)
+        self._inline = InlineReads(self.path, settings.busy_timeout_s)
 
     def _engine(self, begin_sql: str, *, pool_size: int) -> Engine:
         engine = sa.create_engine(
@@ -122,9 +125,17 @@ class SqliteStorage(SqlStorage):
         self._watcher.close()
         self._writer.shutdown()
         self._readers.shutdown(wait=True)
+        self._inline.close()
         self._write_engine.dispose()
         self._read_engine.dispose()
         self._write_lock.close()
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The hottest read, on this thread (`sqlite_reads`); through the pool if busy."""
+        try:
+            return self._inline.get_job(job_id)
+        except sqlite3.OperationalError:
+            return await super().get_job(job_id)
 
     async def _read(self, unit: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
