@@ -111,7 +111,7 @@ def settle_ended(conn: Connection, d: SqlDialect, ended: Iterable[Mapping[Any, A
         after, micros = ended_credit(row), to_micros(row["cost"])
         if after == RELEASED:
             _add(moves, row["owner"], 0, -micros)
-        elif after == REFUNDED and row["credit"] == CHARGED:
+        elif after == REFUNDED:  # only ever from charged
             _add(moves, row["owner"], micros, 0)
             refunds.append(_job_entry(row, "refund", micros))
     _insert_entries(conn, d, refunds)

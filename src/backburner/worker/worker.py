@@ -166,6 +166,7 @@ class Worker:
     # ── claiming ──────────────────────────────────────────────────────────
     async def _claim_loop(self, storage: Storage, finisher: Finisher) -> None:
         assert self._stop is not None and self._wake is not None
+        limits = self._limits()  # the kinds are registered by now: built once, not per claim
         pause = 0.1
         while not self._stop.is_set():
             self._wake.clear()
@@ -174,7 +175,7 @@ class Worker:
             if limit:
                 try:
                     claims = await storage.claim_jobs(
-                        self.id, requests, self.settings.lease_s, limit, self._limits()
+                        self.id, requests, self.settings.lease_s, limit, limits
                     )
                     pause = 0.1
                 except StorageError as exc:
