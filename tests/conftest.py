@@ -153,9 +153,11 @@ def count_rows(db_url: str, table: str = "jobs") -> int:
 
 
 @pytest.fixture
-def settings(db_url: str) -> bb.Settings:
-    """Test settings: a short lease so lost workers are noticed in seconds."""
-    return bb.Settings(database_url=db_url, lease_s=2.0, grace_s=5.0)
+def settings(db_url: str, tmp_path: Path) -> bb.Settings:
+    """Test settings: a short lease so lost workers are noticed in seconds; artifacts in
+    this test's directory (whichever the backend)."""
+    artifacts = str(tmp_path / "artifacts")
+    return bb.Settings(database_url=db_url, lease_s=2.0, grace_s=5.0, artifacts_dir=artifacts)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .apikeys import hash_key, new_key
+from .artifacts import Artifacts
 from .config import Settings
 from .credits import Credits
 from .durations import Duration
@@ -79,6 +80,8 @@ class Backburner:
         self._keys: dict[str, tuple[float, ApiKey]] = {}
         #: Owners' credits: ``await app.credits.grant("alice", 10)`` (see `backburner.ledger`).
         self.credits = Credits(self)
+        #: Jobs' binary outputs (`backburner.artifacts`); assign one over another store to move.
+        self.artifacts = Artifacts.from_settings(self.settings)
 
     # ── kinds ─────────────────────────────────────────────────────────────
     @overload
@@ -241,9 +244,11 @@ class Backburner:
         )
 
     async def delete(self, job_id: str) -> None:
-        """Delete a job with its events and steps; a running one is stopped by its worker."""
+        """Delete a job with its events, steps and artifacts; a running one is stopped by its
+        worker."""
         if not await (await self.open()).delete_job(job_id):
             raise JobNotFound(f"no job with id {job_id!r}")
+        await self.artifacts.delete_job(job_id)
 
     async def events(self, job_id: str, *, after_seq: int = 0) -> builtins.list[Event]:
         """The job's event log after ``after_seq``."""

@@ -42,6 +42,8 @@ ENV_NAMES: dict[str, str] = {
     "pool_size": "BACKBURNER_POOL_SIZE",
     "owner_max_running": "BACKBURNER_OWNER_MAX_RUNNING",
     "owner_max_queued": "BACKBURNER_OWNER_MAX_QUEUED",
+    "artifacts_dir": "BACKBURNER_ARTIFACTS_DIR",
+    "max_artifact_bytes": "BACKBURNER_MAX_ARTIFACT_BYTES",
 }
 
 #: URL schemes of the backends (``postgresql+psycopg`` is SQLAlchemy's name for psycopg 3).
@@ -113,6 +115,12 @@ class Settings(BaseModel):
     #: PostgreSQL: connections each process keeps for its queries (plus one that listens
     #: for changes, and a worker's heartbeat connection). Not used by SQLite.
     pool_size: int = Field(default=10, ge=1, le=1000)
+    #: Where jobs' artifacts are kept (every process that saves or serves them must see it);
+    #: unset: beside a SQLite database (``jobs.db`` → ``jobs.artifacts/``), else
+    #: ``./backburner-artifacts``.
+    artifacts_dir: str | None = None
+    #: The largest artifact a handler may save.
+    max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
 
     @field_validator("submit_rate_limit")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from .artifacts import Artifacts
 from .jobs import Job
 from .storage import Lease, Storage
 
@@ -36,11 +37,14 @@ class Context:
     write raises and the handler stops. Cancellation arrives as `asyncio.CancelledError`.
     """
 
-    def __init__(self, job: Job, lease: Lease, storage: Storage) -> None:
+    def __init__(
+        self, job: Job, lease: Lease, storage: Storage, artifacts: Artifacts | None = None
+    ) -> None:
         #: The job as it was claimed (id, kind, owner, scope, input, attempt …).
         self.job = job
         self._lease = lease
         self._storage = storage
+        self._artifacts = artifacts
         self._steps: dict[str, Any] | None = None
 
     @property
@@ -59,6 +63,13 @@ class Context:
     async def partial(self, key: str, value: Any) -> None:
         """Publish one partial result (a finished scene, a draft) while the job runs."""
         await self._storage.set_partial(self._lease, key, _as_json(value, f"partial {key!r}"))
+
+    async def save_artifact(self, name: str, data: bytes, content_type: str) -> str:
+        """Keep a binary output (an image, audio, a video) as the job's artifact ``name``;
+        returns the URL the API serves it at, with the job's owner check."""
+        if self._artifacts is None:
+            raise RuntimeError("save_artifact: this context has no artifact store")
+        return (await self._artifacts.save(self.job.id, name, data, content_type)).url
 
     async def step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` once per job; on later attempts return its stored result.
@@ -121,6 +132,10 @@ class SyncContext:
     def partial(self, key: str, value: Any) -> None:
         """Publish one partial result; see `Context.partial`."""
         self._call(self._context.partial(key, value))
+
+    def save_artifact(self, name: str, data: bytes, content_type: str) -> str:
+        """Keep a binary output as the job's artifact ``name``; returns its URL."""
+        return str(self._call(self._context.save_artifact(name, data, content_type)))
 
     def step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` once per job, in this thread; see `Context.step`."""

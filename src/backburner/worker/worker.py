@@ -135,7 +135,9 @@ class Worker:
         sender = WebhookSender(self.app, storage)
         helpers = [
             asyncio.create_task(finisher.run()),
-            asyncio.create_task(maintenance_loop(storage, self.settings, self._stop)),
+            asyncio.create_task(
+                maintenance_loop(storage, self.settings, self._stop, self.app.artifacts)
+            ),
             asyncio.create_task(sender.run(self._stop)),
         ]
         log.info("worker started", extra={"action": "worker_started", "worker": self.id})
@@ -240,7 +242,7 @@ class Worker:
         run = Running(
             claim=claim,
             kind=kind,
-            context=Context(claim.job, claim.lease, storage),
+            context=Context(claim.job, claim.lease, storage, self.app.artifacts),
             deadline=loop_now + (until_expiry if by_expiry or timeout_s is None else timeout_s),
             deadline_is_expiry=by_expiry,
             wait_s=wall_now - claim.job.run_at.timestamp(),

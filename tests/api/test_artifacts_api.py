@@ -1,0 +1,95 @@
+"""Artifacts through the API: a handler saves bytes, the owner (and admins) read them back
+with their media type, anyone else gets the 404 of a missing job, and deleting the job
+deletes them — on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import backburner as bb
+from backburner.testing import run_until_idle
+
+from .conftest import Keys
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def add_artifact_kinds(app: bb.Backburner) -> None:
+    @app.task(attempts=1)
+    async def poster(ctx: bb.Context, data: dict[str, Any]) -> dict[str, str]:
+        return {"image": await ctx.save_artifact("poster.png", PNG, "image/png")}
+
+    @app.task(attempts=1)
+    def narration(ctx: bb.SyncContext, data: dict[str, Any]) -> dict[str, str]:
+        return {"audio": ctx.save_artifact("speech.wav", b"RIFF....WAVE", "audio/wav")}
+
+
+async def finished(client: httpx.AsyncClient, keys: Keys, app: bb.Backburner, kind: str) -> Any:
+    submitted = await client.post("/v1/jobs", json={"kind": kind, "input": {}}, headers=keys.alice)
+    assert submitted.status_code == 202, submitted.text
+    await run_until_idle(app)
+    job = (await client.get(f"/v1/jobs/{submitted.json()['id']}", headers=keys.alice)).json()
+    assert job["status"] == "succeeded", job
+    return job
+
+
+async def test_the_owner_reads_a_saved_artifact_with_its_media_type(
+    client: httpx.AsyncClient, keys: Keys, app: bb.Backburner
+) -> None:
+    add_artifact_kinds(app)
+    job = await finished(client, keys, app, "poster")
+    url = job["output"]["image"]
+    assert url == f"/v1/jobs/{job['id']}/artifacts/poster.png"
+    for who in (keys.alice, keys.admin):
+        served = await client.get(url, headers=who)
+        assert served.status_code == 200
+        assert served.content == PNG
+        assert served.headers["content-type"] == "image/png"
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert served.headers["content-security-policy"] == "sandbox"
+
+
+async def test_a_browser_token_reads_it_from_an_img_src(
+    client: httpx.AsyncClient, keys: Keys, app: bb.Backburner
+) -> None:
+    add_artifact_kinds(app)
+    job = await finished(client, keys, app, "narration")
+    minted = await client.post("/v1/tokens", json={}, headers=keys.alice)
+    token = minted.json()["token"]
+    served = await client.get(f"{job['output']['audio']}?access_token={token}")
+    assert (served.status_code, served.content) == (200, b"RIFF....WAVE")
+    assert served.headers["content-type"] == "audio/wav"
+
+
+async def test_another_owner_and_missing_artifacts_answer_like_a_missing_job(
+    client: httpx.AsyncClient, keys: Keys, app: bb.Backburner
+) -> None:
+    add_artifact_kinds(app)
+    job = await finished(client, keys, app, "poster")
+    missing_job = await client.get("/v1/jobs/nope/artifacts/poster.png", headers=keys.alice)
+    answers = [
+        await client.get(job["output"]["image"], headers=keys.bob),
+        await client.get(f"/v1/jobs/{job['id']}/artifacts/other.png", headers=keys.alice),
+        await client.get(f"/v1/jobs/{job['id']}/artifacts/..%2Fx", headers=keys.alice),
+    ]
+    for answer in answers:
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == missing_job.json()["type"]
+    assert (await client.get(job["output"]["image"])).status_code == 401
+
+
+async def test_deleting_the_job_deletes_its_artifacts(
+    client: httpx.AsyncClient, keys: Keys, app: bb.Backburner
+) -> None:
+    add_artifact_kinds(app)
+    job = await finished(client, keys, app, "poster")
+    folder = Path(app.settings.artifacts_dir or "") / job["id"]
+    assert (folder / "poster.png").read_bytes() == PNG
+    deleted = await client.delete(f"/v1/jobs/{job['id']}", headers=keys.alice)
+    assert deleted.status_code == 204
+    assert not folder.exists()
+    assert (await client.get(job["output"]["image"], headers=keys.admin)).status_code == 404
