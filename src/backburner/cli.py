@@ -7,6 +7,7 @@ backburner wait ID                             a live progress bar until the job
 backburner status ID | jobs | cancel ID | retry ID | delete ID | db upgrade
 backburner serve APP | keys create|revoke      the HTTP API (cli_server)
 backburner credits grant|adjust|show OWNER     the credits ledger (cli_credits)
+backburner fake-provider [--port N]            a FAKE AI provider for demos (cli_fakeprovider)
 ```
 
 The job commands (``cli_jobs``) work on the database, or with ``--url URL --key KEY`` on a
@@ -205,7 +206,7 @@ def main() -> None:
 
 
 # The other commands register themselves on `cli`; they import the names above.
-from . import cli_credits, cli_jobs, cli_server  # noqa: E402, F401
+from . import cli_credits, cli_fakeprovider, cli_jobs, cli_server  # noqa: E402, F401
 
 if __name__ == "__main__":
     # Run as ``python -m backburner.cli``, this file is ``__main__``, a second copy whose
