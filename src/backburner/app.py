@@ -19,6 +19,7 @@ from .durations import Duration
 from .errors import InvalidInput, JobNotFound, JobTimeout
 from .jobs import Event, Job, JobStatus, Webhook
 from .kinds import Handler, Kind, KindPolicy, Registry
+from .operations import Operations
 from .retry import RetryPolicy
 from .storage import ApiKey, JobPage, JobQuery, Storage, WebhookDelivery, create_storage
 from .storage.stats_sql import JobCount
@@ -80,6 +81,8 @@ class Backburner:
         self._keys: dict[str, tuple[float, ApiKey]] = {}
         #: Owners' credits: ``await app.credits.grant("alice", 10)`` (see `backburner.ledger`).
         self.credits = Credits(self)
+        #: The operator's view and bulk actions: ``await app.operations.overview()``.
+        self.operations = Operations(self)
         #: Jobs' binary outputs (`backburner.artifacts`); assign one over another store to move.
         self.artifacts = Artifacts.from_settings(self.settings)
 
@@ -244,8 +247,7 @@ class Backburner:
         )
 
     async def delete(self, job_id: str) -> None:
-        """Delete a job with its events, steps and artifacts; a running one is stopped by its
-        worker."""
+        """Delete a job, its events, steps and artifacts; a running one is stopped first."""
         if not await (await self.open()).delete_job(job_id):
             raise JobNotFound(f"no job with id {job_id!r}")
         await self.artifacts.delete_job(job_id)
@@ -255,11 +257,10 @@ class Backburner:
         return await (await self.open()).list_events(job_id, after_seq=after_seq)
 
     async def scope_events(
-        self, owner: str, scope: str, *, after_id: int = 0, limit: int = 500
+        self, owner: str, scope: str | None, *, after_id: int = 0, limit: int = 500
     ) -> builtins.list[tuple[int, Event]]:
-        """Events of ``owner``'s jobs in ``scope`` after the global event id ``after_id``, as
-        ``(id, event)`` in id order: one feed for many jobs, resumable from the last id seen.
-        """
+        """Events of ``owner``'s jobs in ``scope`` (``None``: all of them) after the global event
+        id ``after_id``, as ``(id, event)`` in id order: one feed for many jobs, resumable."""
         return await (await self.open()).list_scope_events(
             owner, scope, after_id=after_id, limit=limit
         )
@@ -343,9 +344,8 @@ class Backburner:
     async def create_browser_token(
         self, owner: str, scope: str | None = None, ttl_s: int = 900
     ) -> BrowserToken:
-        """A short-lived token acting as ``owner`` (only in ``scope``, if given) for a web page:
-        ``(await app.create_browser_token("alice", "chat-42")).token``. Signed with a secret
-        kept in the database, so every API node sharing it accepts the token."""
+        """A short-lived token acting as ``owner`` (only in ``scope``, if given) for a web page,
+        signed with a secret kept in the database, so every API node accepts it."""
         check_text("owner", owner, required=True)
         check_text("scope", scope, required=False)
         if not 1 <= ttl_s <= MAX_TTL_S:
@@ -366,9 +366,8 @@ class Backburner:
 
     # ── webhooks ──────────────────────────────────────────────────────────
     async def webhook_secret(self, owner: str) -> str:
-        """The ``whsec_…`` secret ``owner``'s webhook deliveries are signed with: give it to
-        the receiver, which checks deliveries with `backburner.webhooks.verify`. Derived from
-        a server secret in the database, so every node signs alike."""
+        """The ``whsec_…`` secret ``owner``'s webhook deliveries are signed with (receivers check
+        them with `backburner.webhooks.verify`); derived from a server secret in the database."""
         check_text("owner", owner, required=True)
         master = await (await self.open()).get_secret(WEBHOOK_SECRET_NAME)
         return derive_secret(master, owner)

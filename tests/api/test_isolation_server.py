@@ -147,6 +147,8 @@ ROUTES = {
     "retry": Route("POST", "/v1/jobs/{job_id}/retry", "failed"),
     "delete": Route("DELETE", "/v1/jobs/{job_id}", "succeeded"),
     "webhook-deliveries": Route("GET", "/v1/jobs/{job_id}/webhooks", "succeeded"),
+    "log": Route("GET", "/v1/jobs/{job_id}/log", "succeeded"),
+    "artifact": Route("GET", "/v1/jobs/{job_id}/artifacts/{name}", "succeeded"),
 }
 
 
@@ -169,7 +171,7 @@ def test_a_job_the_caller_may_not_see_answers_exactly_like_a_missing_one(
 ) -> None:
     how, who = ROUTES[route], CALLERS[caller]
     job_id = iso.jobs[f"{who.forbidden}-{how.target}"]
-    path = how.path + (f"?{how.query}" if how.query else "")
+    path = how.path.replace("{name}", "cover.png") + (f"?{how.query}" if how.query else "")
     before = settle(iso)
     started = time.monotonic()
     denied = who.request(iso, how.method, path.replace("{job_id}", job_id), timeout=10)

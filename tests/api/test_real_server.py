@@ -39,12 +39,16 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 @contextlib.contextmanager
 def serving(
-    tmp_path: Path, *extra: str, env: Mapping[str, str] | None = None
+    tmp_path: Path,
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+    app: str = "tests.api.serverapp:app",
 ) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[bytes]]]:
     """A `backburner serve` process on a free loopback port: (url, auth headers, process).
 
     ``env`` adds ``BACKBURNER_*`` settings (a rate limit, a tick secret …) for the server and
-    the key it makes; the database is always ``tmp_path / 'serve.db'``.
+    the key it makes; the database is always ``tmp_path / 'serve.db'``. ``app`` is the
+    ``module:attribute`` it serves.
     """
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("BACKBURNER_")},
@@ -59,7 +63,7 @@ def serving(
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        [BIN, "serve", "tests.api.serverapp:app", "--port", str(port), *extra],
+        [BIN, "serve", app, "--port", str(port), *extra],
         env=environ, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

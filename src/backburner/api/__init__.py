@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from ..app import Backburner
 from ..durations import parse_rate
 from . import artifacts, credits, events, jobs, system, tick, ui, webhooks
+from .admin import router as admin_router
 from .errors import install_error_handlers
 from .hotpaths import HotPaths
 from .metrics import router as metrics_router
@@ -61,6 +62,7 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
     api.include_router(webhooks.router)
     api.include_router(credits.router)
     api.include_router(ui.router)
+    api.include_router(admin_router)
     api.include_router(artifacts.router)
     # the browser client, /static/backburner.js (docs/browser.md)
     api.mount("/static", StaticFiles(packages=[("backburner", "static")]), name="static")

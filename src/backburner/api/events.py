@@ -1,12 +1,13 @@
 """Live events as Server-Sent Events: ``GET /v1/jobs/{id}/events`` for one job,
-``GET /v1/events?scope=…`` for all of an owner's jobs in a scope over one connection.
+``GET /v1/events?scope=…`` for all of an owner's jobs in a scope over one connection, and
+``GET /v1/events`` (no scope) for all of the owner's jobs.
 
 ```js
 const events = new EventSource(`/v1/jobs/${id}/events?access_token=${browserToken}`);
 events.addEventListener("progress", (e) => show(JSON.parse(e.data)));
 ```
 
-Each frame is ``id:`` (the job's ``seq``, or the global event id on the scope stream),
+Each frame is ``id:`` (the job's ``seq``, or the global event id on the other streams),
 ``event:`` (the event's type) and ``data:`` (the event as JSON). A reconnect with
 ``Last-Event-ID`` resumes after that id; nothing is lost or repeated.
 """
@@ -161,22 +162,46 @@ async def job_events(
 async def scope_events(
     request: Request,
     caller: CallerDep,
-    scope: Annotated[str, Query(min_length=1, max_length=200)],
+    scope: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="none: every scope")
+    ] = None,
     owner: Annotated[str | None, Query(description="admin keys only")] = None,
-    after: AfterQuery = None,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(\d{1,18}|latest)$",
+            description="send events after this id (0: from the start); `latest`: only "
+            "events from now on, the starting id sent first as a `ready` event",
+        ),
+    ] = None,
     last_event_id: LastEventIdHeader = None,
 ) -> Response:
-    """Events of all the caller's jobs in ``scope`` (``id`` = the global event id), from the
-    start or after ``Last-Event-ID``, then each new one, until the client disconnects."""
+    """Events of all the caller's jobs in ``scope`` — without one, of all the caller's jobs
+    (a scoped browser token: its scope) — with ``id`` = the global event id, from the start,
+    after ``Last-Event-ID`` or ``?after=``, then each new one, until the client disconnects.
+
+    ``?after=latest`` skips the history: a page lists the jobs it shows after the ``ready``
+    event arrived, so that no change falls between the listing and the stream."""
     if owner is not None and not caller.admin:
         raise ApiError(403, "forbidden", "Forbidden", "owner: only admin keys may name an owner")
-    caller.scope_for(scope)  # a scoped browser token: 403 for any other scope
+    scope = caller.scope_for(scope)  # a scoped browser token: its own, 403 for any other
     app = _app(request)
     whose = owner if owner is not None else caller.owner
-    start = _resume_point(last_event_id, after)
+    tail = after == "latest" and not (last_event_id or "").strip()
+    start = _resume_point(last_event_id, None if after in (None, "latest") else int(after))
+    if tail:
+        start = (await (await app.open()).event_feed(None))[0]
 
     async def read(after_id: int) -> list[tuple[int, Event]]:
         return await app.scope_events(whose, scope, after_id=after_id, limit=_BATCH)
 
     subscription = hub_for(app, request.app.state).scope(whose, scope)
-    return _stream(_follow(request, read, start, subscription, until_terminal=False))
+    frames = _follow(request, read, start, subscription, until_terminal=False)
+    return _stream(_ready_first(start, frames) if tail else frames)
+
+
+async def _ready_first(start: int, frames: AsyncIterator[str]) -> AsyncIterator[str]:
+    """A ``ready`` frame naming the starting id (a reconnect resumes there), then ``frames``."""
+    yield f'id: {start}\nevent: ready\ndata: {{"after": {start}}}\n\n'
+    async for one in frames:
+        yield one

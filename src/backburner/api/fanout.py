@@ -3,7 +3,8 @@
 Without it every SSE stream woke on any database change and ran a query of its own: with
 500 streams, 500 queries per change, and a server that fell seconds behind. Now one task
 (`EventHub`) waits for a change, reads the new events once (`Storage.event_feed`), and puts
-each in the `Subscription` of every stream that follows its job (or its owner's scope).
+each in the `Subscription` of every stream that follows its job (or its owner's scope, or
+all of its owner's jobs).
 
 A stream subscribes *before* it reads its backlog from the database, so every event is
 either in that backlog or delivered here (some in both: streams skip ids they have sent).
@@ -91,7 +92,8 @@ class EventHub:
 
     def __init__(self, app: Backburner) -> None:
         self._app = app
-        #: ``("job", job_id)`` or ``("scope", owner, scope)`` → the streams following it.
+        #: ``("job", job_id)``, ``("scope", owner, scope)`` or ``("owner", owner)`` → the
+        #: streams following it.
         self._subs: dict[tuple[str, ...], set[Subscription]] = {}
         self._count = 0
         #: Set once the hub reads from where new events start: later ones reach every subscriber.
@@ -102,9 +104,13 @@ class EventHub:
         """Subscribe to one job's events, numbered by their ``seq``."""
         return self._subscribed(("job", job_id), lambda _id, event: event.seq)
 
-    def scope(self, owner: str, scope: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
-        """Subscribe to the events of ``owner``'s jobs in ``scope``, numbered by event id."""
-        return self._subscribed(("scope", owner, scope), lambda event_id, _event: event_id)
+    def scope(
+        self, owner: str, scope: str | None
+    ) -> contextlib.AbstractAsyncContextManager[Subscription]:
+        """Subscribe to the events of ``owner``'s jobs in ``scope`` (``None``: all of the
+        owner's jobs, whatever their scope), numbered by event id."""
+        key = ("owner", owner) if scope is None else ("scope", owner, scope)
+        return self._subscribed(key, lambda event_id, _event: event_id)
 
     @contextlib.asynccontextmanager
     async def _subscribed(self, key: tuple[str, ...], id_of: IdOf) -> AsyncIterator[Subscription]:
@@ -168,6 +174,8 @@ class EventHub:
             if scope is not None:
                 for sub in self._subs.get(("scope", owner, scope), ()):
                     sub.put(event_id, event)
+            for sub in self._subs.get(("owner", owner), ()):
+                sub.put(event_id, event)
 
 
 def hub_for(app: Backburner, state: object) -> EventHub:

@@ -6,6 +6,7 @@
 //   const job = await bb.submit("chapter", {journal_entry: text});
 //   bb.watch(job.id, (job) => render(job));        // SSE, polling when it cannot stream
 //   bb.resume("novel:42", (job) => render(job));   // on page load: the scope's running jobs
+//   bb.follow((job) => render(job));               // or all of the owner's jobs, any scope
 
 import {BackburnerError} from "./backburner/errors.js";
 import {JobWatch, ScopeWatch} from "./backburner/live.js";
@@ -84,9 +85,15 @@ export class Backburner {
     return new JobWatch(this, jobId, onChange, onError);
   }
 
-  /** Follow the active jobs of a scope, and those that start later, over one connection. */
+  /** Follow the active jobs of a scope, and those that start later, over one connection;
+   * `scope` null: of every scope (all of the owner's jobs, or a scoped token's scope). */
   resume(scope, onChange, {onError} = {}) {
     return new ScopeWatch(this, scope, onChange, onError);
+  }
+
+  /** Follow all of the owner's jobs — active now or started later — over one connection. */
+  follow(onChange, {onError} = {}) {
+    return this.resume(null, onChange, {onError});
   }
 
   /** A request to the API: {response, body}; a problem answer rejects with BackburnerError. */

@@ -8,12 +8,14 @@ under it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..jobs import Event, Job
 from ..ledger import CreditBalance, CreditEntry, EntryType
 from .credits_sql import CreditTotals
 from .fair_share import NO_LIMITS, ClaimLimits
+from .overview_sql import FinishedCount, QueueCount, RunningJob
 from .records import (
     ApiKey,
     Claim,
@@ -29,6 +31,7 @@ from .records import (
 )
 from .stats_sql import JobCount
 from .webhooks_sql import DeliveryResult
+from .workers_sql import WorkerInfo, WorkerStatus
 
 __all__ = ["Storage"]
 
@@ -81,10 +84,10 @@ class Storage(Protocol):
         """A job's events after ``after_seq``, in order."""
 
     async def list_scope_events(
-        self, owner: str, scope: str, *, after_id: int = 0, limit: int = 500
+        self, owner: str, scope: str | None, *, after_id: int = 0, limit: int = 500
     ) -> list[tuple[int, Event]]:
-        """Up to ``limit`` events of the owner's jobs in ``scope`` with ``events.id`` after
-        ``after_id``, in id order, as ``(events.id, event)``."""
+        """Up to ``limit`` events of the owner's jobs in ``scope`` (``None``: all of them)
+        with ``events.id`` after ``after_id``, in id order, as ``(events.id, event)``."""
 
     async def event_feed(
         self, after_id: int | None, limit: int = 500
@@ -181,6 +184,30 @@ class Storage(Protocol):
     async def finish_jobs(self, outcomes: list[Outcome]) -> list[bool]:
         """Apply outcomes in one transaction; ``False`` where the lease was lost."""
 
+    # ── the worker registry and the operator's overview ────────────────────
+    async def upsert_worker(self, worker: WorkerInfo, running: int) -> None:
+        """A worker's heartbeat: now, with ``running`` jobs held (its row made if missing)."""
+
+    async def stop_worker(self, worker_id: str) -> None:
+        """The worker stopped cleanly."""
+
+    async def list_workers(self, limit: int) -> list[WorkerStatus]:
+        """The ``limit`` workers heard of most recently, newest first."""
+
+    async def count_queue(self) -> list[QueueCount]:
+        """Queued, running and failed jobs counted by kind."""
+
+    async def list_running_jobs(self, limit: int) -> list[RunningJob]:
+        """Up to ``limit`` running jobs with their workers and leases, lease ending first."""
+
+    async def finished_by_minute(self, minutes: int) -> tuple[datetime, list[FinishedCount]]:
+        """Jobs finished in the current minute and the ``minutes - 1`` before it, by minute
+        and status; and the window's first minute."""
+
+    async def failed_job_ids(self, kind: str, limit: int) -> list[str]:
+        """Up to ``limit`` failed jobs of ``kind``, oldest first."""
+
     # ── maintenance ───────────────────────────────────────────────────────
     async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
-        """Reclaim expired leases, expire overdue queued jobs, prune old finished jobs."""
+        """Reclaim expired leases, expire overdue queued jobs, prune old finished jobs (and
+        workers not heard of within the retention)."""

@@ -33,6 +33,7 @@ __all__ = [
     "list_jobs",
     "list_scope_events",
     "retry_job",
+    "scope_events_select",
 ]
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -196,27 +197,35 @@ def list_events(conn: Connection, d: SqlDialect, job_id: str, after_seq: int) ->
 
 
 def list_scope_events(
-    conn: Connection, d: SqlDialect, owner: str, scope: str, after_id: int, limit: int
+    conn: Connection, d: SqlDialect, owner: str, scope: str | None, after_id: int, limit: int
 ) -> list[tuple[int, Event]]:
-    """Up to ``limit`` events of the owner's jobs in ``scope`` after ``events.id`` ``after_id``,
-    oldest first, each with its ``events.id``.
+    """Up to ``limit`` events of the owner's jobs in ``scope`` (``None``: all the owner's
+    jobs) after ``events.id`` ``after_id``, oldest first, each with its ``events.id``.
 
     Event ids are handed out in commit order (SQLite's single writer; on PostgreSQL, the
     events lock of ``postgres_dialect``) and never reused (``AUTOINCREMENT``, a sequence),
     so "after the last id seen" misses nothing.
 
     A live tail (``after_id`` near the end) walks the primary key from ``after_id``; a full
-    replay may start from the jobs via ``ix_jobs_owner_scope`` and ``uq_events_job_seq``
-    instead — the planner picks.
+    replay may start from the jobs via ``ix_jobs_owner_scope`` (owner-wide: ``ix_jobs_owner``)
+    and ``uq_events_job_seq`` instead — the planner picks.
     """
-    stmt = (
+    stmt = scope_events_select(owner, scope, after_id, limit)
+    return [(r["id"], row_to_event(r)) for r in conn.execute(stmt).mappings()]
+
+
+def scope_events_select(owner: str, scope: str | None, after_id: int, limit: int) -> sa.Select[Any]:
+    """`list_scope_events`'s statement (its query plan is tested)."""
+    where = [jobs.c.owner == owner, events.c.id > after_id]
+    if scope is not None:
+        where.append(jobs.c.scope == scope)
+    return (
         sa.select(events)
         .join(jobs, jobs.c.id == events.c.job_id)
-        .where(jobs.c.owner == owner, jobs.c.scope == scope, events.c.id > after_id)
+        .where(*where)
         .order_by(events.c.id)
         .limit(limit)
     )
-    return [(r["id"], row_to_event(r)) for r in conn.execute(stmt).mappings()]
 
 
 def event_feed(

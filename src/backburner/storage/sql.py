@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ..errors import StorageError
@@ -24,11 +25,13 @@ from . import (
     keys_sql,
     maintenance_sql,
     migrate,
+    overview_sql,
     queries,
     secrets_sql,
     stats_sql,
     webhooks_sql,
     worker_queries,
+    workers_sql,
 )
 from .dialect import SqlDialect
 from .fair_share import NO_LIMITS, ClaimLimits
@@ -136,7 +139,7 @@ class SqlStorage:
         return await self._read(queries.list_events, job_id, after_seq)
 
     async def list_scope_events(
-        self, owner: str, scope: str, *, after_id: int = 0, limit: int = 500
+        self, owner: str, scope: str | None, *, after_id: int = 0, limit: int = 500
     ) -> list[tuple[int, Event]]:
         return await self._read(queries.list_scope_events, owner, scope, after_id, limit)
 
@@ -243,9 +246,33 @@ class SqlStorage:
     async def finish_jobs(self, outcomes: list[Outcome]) -> list[bool]:
         return await self._write(worker_queries.finish_jobs, outcomes)
 
+    async def upsert_worker(self, worker: workers_sql.WorkerInfo, running: int) -> None:
+        await self._write(workers_sql.upsert_worker, worker, running)
+
+    async def stop_worker(self, worker_id: str) -> None:
+        await self._write(workers_sql.stop_worker, worker_id)
+
+    async def list_workers(self, limit: int) -> list[workers_sql.WorkerStatus]:
+        return await self._read(workers_sql.list_workers, limit)
+
+    async def count_queue(self) -> list[overview_sql.QueueCount]:
+        return await self._read(overview_sql.count_queue)
+
+    async def list_running_jobs(self, limit: int) -> list[overview_sql.RunningJob]:
+        return await self._read(overview_sql.list_running_jobs, limit)
+
+    async def finished_by_minute(
+        self, minutes: int
+    ) -> tuple[datetime, list[overview_sql.FinishedCount]]:
+        return await self._read(overview_sql.finished_by_minute, minutes)
+
+    async def failed_job_ids(self, kind: str, limit: int) -> list[str]:
+        return await self._read(overview_sql.failed_job_ids, kind, limit)
+
     async def run_maintenance(self, *, retention_s: float, limit: int) -> MaintenanceReport:
-        # Three short transactions rather than one long one: writers queue behind each.
+        # Short transactions rather than one long one: writers queue behind each.
         report = await self._write(maintenance_sql.reclaim_expired_leases, limit)
         report.expired = await self._write(maintenance_sql.expire_overdue_jobs, limit)
         report.pruned = await self._write(maintenance_sql.prune_finished_jobs, retention_s, limit)
+        await self._write(workers_sql.prune_workers, retention_s)
         return report

@@ -22,6 +22,7 @@ __all__ = [
     "server_secrets",
     "steps",
     "webhook_deliveries",
+    "workers",
 ]
 
 metadata = sa.MetaData()
@@ -126,6 +127,9 @@ sa.Index(
     jobs.c.finished_at,
     **_where("finished_at IS NOT NULL"),
 )
+# The operator's failed jobs by kind (counted, and retried in bulk): only failed rows are in it,
+# so the jobs that succeed — most of them — never touch it.
+sa.Index("ix_jobs_failed_kind", jobs.c.kind, jobs.c.id, **_where("status = 'failed'"))
 
 events = sa.Table(
     "events",
@@ -259,3 +263,25 @@ sa.Index(
     **_where("status = 'pending'"),
 )
 sa.Index("ix_webhook_deliveries_job", webhook_deliveries.c.job_id)
+
+# The worker registry: a row per worker process (its id is what ``jobs.worker_id`` names),
+# upserted when it starts and at each heartbeat, stamped when it stops cleanly; maintenance
+# deletes rows not heard of for longer than the retention.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    # The kinds it handles (names), and the most jobs it runs at once.
+    sa.Column("kinds", Json, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    # Its lease: a worker silent for longer is stale (its jobs' leases expire too).
+    sa.Column("lease_s", sa.Float, nullable=False),
+    # Jobs it held at its last heartbeat.
+    sa.Column("running", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("heartbeat_at", Timestamp, nullable=False),
+    sa.Column("stopped_at", Timestamp),
+)
+sa.Index("ix_workers_heartbeat", workers.c.heartbeat_at)

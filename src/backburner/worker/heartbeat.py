@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..errors import StorageError
 from ..storage import Lease, LeaseReport, Storage
+from ..storage.workers_sql import WorkerInfo
 from .watchdog import LoopWatch
 
 __all__ = ["Heartbeat"]
@@ -28,19 +29,21 @@ CANCEL_CHECK_S = 1.0
 
 
 class Heartbeat:
-    """Every ``lease_s / 3``: extend held leases, hand the report back to the worker; every
-    `CANCEL_CHECK_S` in between, look for cancel requests (a cheap read)."""
+    """Every ``lease_s / 3``: refresh the worker's row in the registry (busy or idle), extend
+    held leases, hand the report back to the worker; every `CANCEL_CHECK_S` in between, look
+    for cancel requests (a cheap read)."""
 
     def __init__(
         self,
         storage_factory: Callable[[], Storage],
-        lease_s: float,
+        worker: WorkerInfo,
         leases: Callable[[], list[Lease]],
         on_report: Callable[[LeaseReport], None],
         watch: LoopWatch,
     ) -> None:
         self._storage_factory = storage_factory
-        self._lease_s = lease_s
+        self._worker = worker
+        self._lease_s = worker.lease_s
         self._leases = leases
         self._on_report = on_report
         self._watch = watch
@@ -87,9 +90,12 @@ class Heartbeat:
 
     async def _beat(self, storage: Storage) -> None:
         leases = self._leases()
-        if not leases:
-            return
         try:
+            # One small UPDATE a period, idle or not: the operator's page tells a quiet
+            # worker from a dead one by it.
+            await storage.upsert_worker(self._worker, len(leases))
+            if not leases:
+                return
             report = await storage.extend_leases(leases, self._lease_s)
         except StorageError as exc:
             log.warning(

@@ -36,6 +36,7 @@ from ..storage import (
     Storage,
     create_storage,
 )
+from ..storage.workers_sql import WorkerInfo
 from .executor import Running, StopReason, execute
 from .finishes import Finisher
 from .heartbeat import Heartbeat
@@ -73,7 +74,8 @@ class Worker:
         self.concurrency = concurrency or app.settings.concurrency
         #: Stop once nothing is runnable and nothing runs (for tests, cron ticks, scripts).
         self.burst = burst
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{new_token()[:6]}"
+        self._host = socket.gethostname()
+        self.id = f"{self._host}:{os.getpid()}:{new_token()[:6]}"
         self._use_signals = use_signals
         self._running: dict[str, Running] = {}
         self._watch = LoopWatch()
@@ -122,11 +124,12 @@ class Worker:
         storage = await self._connect()
         if storage is None:
             return
+        await self._register(storage)
         loop = asyncio.get_running_loop()
         finisher = Finisher(storage)
         heartbeat = Heartbeat(
             lambda: create_storage(self.settings),
-            self.settings.lease_s,
+            self._info(),
             self._leases,
             lambda report: _call_soon(loop, self._apply_report, report),
             self._watch,
@@ -144,7 +147,7 @@ class Worker:
         try:
             await self._claim_loop(storage, finisher)
         finally:
-            await self._shutdown(finisher, heartbeat, helpers, sender)
+            await self._shutdown(storage, finisher, heartbeat, helpers, sender)
 
     async def _connect(self) -> Storage | None:
         """The app's storage, retrying (and saying so) while the database is unreachable."""
@@ -164,6 +167,19 @@ class Worker:
                     await asyncio.wait_for(self._stop.wait(), pause)
                 pause = min(pause * 2, 10.0)
         return None
+
+    def _info(self) -> WorkerInfo:
+        """What the worker registry shows of this worker."""
+        kinds = tuple(kind.name for kind in self.app.kinds)
+        lease_s = self.settings.lease_s
+        return WorkerInfo(self.id, self._host, os.getpid(), kinds, self.concurrency, lease_s)
+
+    async def _register(self, storage: Storage) -> None:
+        """Put this worker in the registry; a failure only delays that to the heartbeat."""
+        try:
+            await storage.upsert_worker(self._info(), 0)
+        except StorageError as exc:
+            log.warning("registering failed: %s", exc, extra={"action": "register_failed"})
 
     # ── claiming ──────────────────────────────────────────────────────────
     async def _claim_loop(self, storage: Storage, finisher: Finisher) -> None:
@@ -327,6 +343,7 @@ class Worker:
 
     async def _shutdown(
         self,
+        storage: Storage,
         finisher: Finisher,
         heartbeat: Heartbeat,
         helpers: list[asyncio.Task[None]],
@@ -360,6 +377,8 @@ class Worker:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         await asyncio.to_thread(heartbeat.stop)
+        with contextlib.suppress(StorageError):  # else it goes stale, and is pruned in time
+            await storage.stop_worker(self.id)
         self._threads.shutdown(wait=False, cancel_futures=True)
         log.info("worker stopped", extra={"action": "worker_stopped", "worker": self.id})
 

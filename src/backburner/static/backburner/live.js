@@ -1,5 +1,5 @@
 // backburner browser client: following jobs live — over Server-Sent Events, polling when it
-// cannot stream (see docs/browser.md). `Backburner.watch()` and `.resume()` make these.
+// cannot stream (see docs/browser.md). `Backburner.watch()`, `.resume()` and `.follow()` make these.
 
 import {BackburnerError, isRetryable} from "./errors.js";
 
@@ -98,8 +98,16 @@ class Watch {
   }
 
   open(path, query, onEvent, onClosed) {
-    const url = this.client.url(path, {...query, access_token: this.client.token, after: this.lastId || undefined});
+    const after = this.lastId || query.after; // a reopened stream resumes where it was
+    const url = this.client.url(path, {...query, access_token: this.client.token, after});
     const source = (this.source = new EventSource(url));
+    // `?after=latest` streams open with "ready": the id they start after (no event to apply).
+    source.addEventListener("ready", (message) => {
+      if (this.closed || source !== this.source) return;
+      this.failures = 0;
+      this.lastId = Number(message.lastEventId) || this.lastId;
+      this.onReady?.();
+    });
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (message) => {
         if (this.closed || source !== this.source) return;
@@ -206,7 +214,8 @@ export class JobWatch extends Watch {
   }
 }
 
-/** The handle `resume()` returns: `close()`, `jobs` (id → latest job), `ready` (the listing). */
+/** The handle `resume()` and `follow()` return: `close()`, `jobs` (id → latest job), `ready`
+ * (the listing). `scope` null follows every scope the token may see over one connection. */
 export class ScopeWatch extends Watch {
   constructor(client, scope, onChange, onError) {
     super(client, onChange, onError);
@@ -219,22 +228,37 @@ export class ScopeWatch extends Watch {
   }
 
   async start() {
+    // Streaming, the stream starts first, from "now" (`?after=latest`), and the listing is
+    // read once the server has fixed that point: no change falls between the two, and the
+    // owner's history is not replayed.
+    const tailing = this.client.canStream() && (await this.tail());
     const {jobs, serverTime} = await this.listActive();
-    // Events from before the listing are in it already, or belong to jobs that finished before
-    // the page loaded. The listing happened after the newest change it shows, and after `Date`
-    // less two seconds (it is truncated to the second, and uvicorn refreshes it once a second).
-    // Events carry the database's clock, `Date` the API node's: the margin covers the
-    // difference, and an event inside it is merely re-read.
-    const newest = jobs.reduce((latest, job) => Math.max(latest, micros(job.updated_at)), 0);
-    this.cutoff = Math.max(serverTime - 2e6, newest) - 1e6 * this.client.clockMargin;
+    if (!tailing) {
+      // Without that point the stream replays the history: events from before the listing
+      // are in it already, or belong to jobs that finished before the page loaded. The listing
+      // happened after the newest change it shows, and after `Date` less two seconds (it is
+      // truncated to the second, and uvicorn refreshes it once a second). Events carry the
+      // database's clock, `Date` the API node's: the margin covers the difference, and an
+      // event inside it is merely re-read.
+      const newest = jobs.reduce((latest, job) => Math.max(latest, micros(job.updated_at)), 0);
+      this.cutoff = Math.max(serverTime - 2e6, newest) - 1e6 * this.client.clockMargin;
+    }
     for (const job of jobs) this.changed(job);
-    if (this.closed) return jobs;
-    if (this.client.canStream()) this.stream();
-    else this.poll();
+    if (!this.closed && !this.client.canStream()) this.poll(); // else the stream is running
     return jobs;
   }
 
-  // Every active job of the scope (pages of up to 1000), and the server's clock from `Date`.
+  // Open the stream from "now": true once it is ready, false if it failed first (it then goes
+  // on as `stream()` does, replaying from the start, or gives way to polling).
+  tail() {
+    return new Promise((resolve) => {
+      this.onReady = () => resolve(true);
+      this.stream("latest", () => resolve(false));
+    }).finally(() => (this.onReady = null));
+  }
+
+  // Every active job of the scope (pages of up to 1000), and the server's clock from `Date`;
+  // a null scope is left out of the query: every scope.
   async listActive() {
     const jobs = [];
     let cursor, serverTime;
@@ -251,8 +275,8 @@ export class ScopeWatch extends Watch {
 
   // The scope stream replays the scope's whole history on its first connection: events from
   // before the listing are skipped, and a job first seen later is read once, then followed.
-  stream() {
-    this.open("/v1/events", {scope: this.scope}, (event) => {
+  stream(after, onFailure) {
+    this.open("/v1/events", {scope: this.scope, after}, (event) => {
       if (micros(event.created_at) < this.cutoff) return;
       let tracker = this.trackers.get(event.job_id);
       if (!tracker) {
@@ -263,6 +287,7 @@ export class ScopeWatch extends Watch {
       }
       tracker.push(event);
     }, async (givenUp) => {
+      onFailure?.();
       if (givenUp) return this.poll();
       await sleep(1000 * this.failures, this.abort.signal);
       if (!this.closed) this.stream(); // with the current token, after the last event seen

@@ -26,10 +26,11 @@ function append(parent, children) {
   }
 }
 
-/** "3 s", "4 min", "2 h", "5 d" ago/ahead, from an API timestamp. */
+/** "just now", or "3 s", "4 min", "2 h", "5 d" ago/ahead, from an API timestamp. */
 export function relativeTime(iso, now = Date.now()) {
   const seconds = Math.round((now - Date.parse(iso)) / 1000);
   const size = Math.abs(seconds);
+  if (size < 5) return "just now"; // clocks a second apart must not say "in 1 s"
   const [amount, unit] =
     size < 60 ? [size, "s"] : size < 3600 ? [size / 60, "min"] : size < 86400 ? [size / 3600, "h"] : [size / 86400, "d"];
   const text = `${Math.round(amount)} ${unit}`;
