@@ -19,6 +19,7 @@ from ..durations import parse_rate
 from . import artifacts, credits, events, jobs, system, tick, ui, webhooks
 from .admin import router as admin_router
 from .errors import install_error_handlers
+from .fanout import EventHub
 from .hotpaths import HotPaths
 from .metrics import router as metrics_router
 from .ratelimit import RateLimiter
@@ -38,6 +39,9 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
                 yield
         else:
             yield
+        hub: EventHub | None = getattr(api.state, "event_hub", None)
+        if hub is not None:  # streams still open when the server stops
+            await hub.close()
         await app.close()
 
     api = FastAPI(

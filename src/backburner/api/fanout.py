@@ -66,7 +66,8 @@ class Subscription:
         if self.pending or self.overflowed:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._arrived.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: 3.11's can swallow a cancel
+                await self._arrived.wait()
 
     def put(self, event_id: int, event: Event) -> None:
         if self.overflowed:
@@ -141,6 +142,14 @@ class EventHub:
         task, self._task, self._ready = self._task, None, None
         if task is not None:
             task.cancel()
+
+    async def close(self) -> None:
+        """Stop reading (the API is shutting down), and wait until the reader has stopped."""
+        task = self._task
+        self._stop()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _run(self, ready: asyncio.Future[None]) -> None:
         try:

@@ -38,7 +38,8 @@ class Waiters:
                 return
             self._waiting.append(waiter)
         try:
-            await asyncio.wait_for(waiter[1], timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: 3.11's can swallow a cancel
+                await waiter[1]
         except TimeoutError:
             pass
         finally:

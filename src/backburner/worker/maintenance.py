@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from ..artifacts import Artifacts
@@ -66,7 +67,6 @@ async def maintenance_loop(
             await run_maintenance(storage, settings, artifacts)
         except StorageError as exc:
             log.warning("maintenance failed: %s", exc, extra={"action": "maintenance_failed"})
-        try:
-            await asyncio.wait_for(stop.wait(), settings.maintenance_interval_s)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's can swallow a cancel
+            async with asyncio.timeout(settings.maintenance_interval_s):
+                await stop.wait()

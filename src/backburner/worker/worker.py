@@ -158,13 +158,10 @@ class Worker:
                 return await self.app.open()
             except StorageError as exc:
                 log.warning(
-                    "database unreachable, retrying in %.1fs: %s",
-                    pause,
-                    exc,
+                    "database unreachable, retrying in %.1fs: %s", pause, exc,
                     extra={"action": "database_unreachable"},
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), pause)
+                )  # fmt: skip
+                await self._sleep(pause)
                 pause = min(pause * 2, 10.0)
         return None
 
@@ -339,7 +336,8 @@ class Worker:
         assert self._stop is not None and self._wake is not None
         event = self._wake if wake else self._stop
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+            async with asyncio.timeout(seconds):  # not wait_for: 3.11's can swallow a cancel
+                await event.wait()
 
     async def _shutdown(
         self,
