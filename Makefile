@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP) ## set everything up and run the example app: live progress bars in the terminal
-	$(BIN)/python examples/demo.py
+demo: $(STAMP) ## set everything up and run the demo: the seed apps, a worker and the dashboard
+	$(BIN)/backburner demo
 
 test: $(STAMP) $(CHROMIUM) lint typecheck pytest ## set everything up; run ruff, mypy and the whole test suite
 

@@ -8,12 +8,13 @@ backburner status ID | jobs | cancel ID | retry ID | delete ID | db upgrade
 backburner serve APP | keys create|revoke      the HTTP API (cli_server)
 backburner credits grant|adjust|show OWNER     the credits ledger (cli_credits)
 backburner fake-provider [--port N]            a FAKE AI provider for demos (cli_fakeprovider)
+backburner demo [--provider openai]            the seed apps, a worker and the dashboard (cli_demo)
 ```
 
 The job commands (``cli_jobs``) work on the database, or with ``--url URL --key KEY`` on a
 remote ``backburner serve`` through `backburner.client` — the same output either way.
 Every option has a ``BACKBURNER_*`` twin, shown in ``--help``. ``APP`` is ``module:attribute``
-(for example ``examples.generation:app``), imported with the current directory on ``sys.path``.
+(for example ``examples.seeds:app``), imported with the current directory on ``sys.path``.
 Exit codes: 0 done, 1 the job failed or was canceled (or the database or server cannot be
 used), 2 a bad request (usage, input, configuration, key, unknown job, refused transition).
 
@@ -206,7 +207,7 @@ def main() -> None:
 
 
 # The other commands register themselves on `cli`; they import the names above.
-from . import cli_credits, cli_fakeprovider, cli_jobs, cli_server  # noqa: E402, F401
+from . import cli_credits, cli_demo, cli_fakeprovider, cli_jobs, cli_server  # noqa: E402, F401
 
 if __name__ == "__main__":
     # Run as ``python -m backburner.cli``, this file is ``__main__``, a second copy whose

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .app import Backburner
+from .artifacts import Artifacts
 from .client import AsyncClient, JobList
 from .config import Settings
 from .errors import BackburnerError, ConfigError, JobNotFound, JobTimeout, NotBackburner
@@ -348,4 +349,6 @@ def make_app(app_path: str | None, database_url: str | None, needs_app: bool) ->
         # Not opened yet, so swapping the settings is safe; build() validates the URL.
         values = {**app.settings.model_dump(), "database_url": database_url}
         app.settings = Settings.build(**values)
+        if app.settings.artifacts_dir is None:  # derived from the database: moved with it
+            app.artifacts = Artifacts.from_settings(app.settings)
     return app

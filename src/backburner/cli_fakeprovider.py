@@ -3,7 +3,7 @@
 
 ```
 backburner fake-provider --port 8900 --seed 7 --latency 0.2 --error-rate 0.1
-OPENAI_BASE_URL=http://127.0.0.1:8900/v1 backburner worker examples.generation:app
+BACKBURNER_DEMO_PROVIDER_URL=http://127.0.0.1:8900/v1 backburner worker examples.seeds:app
 ```
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -174,3 +176,16 @@ def test_help_shows_the_environment_twins(command: str, variables: list[str]) ->
     assert result.exit_code == 0
     for variable in variables:
         assert variable in result.output
+
+
+def test_a_database_url_option_moves_the_artifacts_that_live_beside_the_database(
+    tmp_path: Path,
+) -> None:
+    from backburner.artifacts import artifacts_dir
+    from backburner.cli_backend import make_app
+
+    url = f"sqlite:///{tmp_path / 'other.db'}"
+    app = make_app("tests.cli.cliapp:app", url, needs_app=True)
+    assert app.settings.database_url == url
+    root = app.artifacts.store.root  # type: ignore[attr-defined]
+    assert root == artifacts_dir(app.settings) == tmp_path / "other.artifacts"

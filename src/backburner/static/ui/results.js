@@ -23,8 +23,10 @@ export function mediaOf(value, resolve = (url) => url) {
   }
   const type = /^(image|audio|video)\//i.exec(value?.content_type ?? "");
   if (!type) return null;
-  if (typeof value.url === "string" && /^(https?:\/\/|\/)/i.test(value.url)) {
-    return {kind: type[1].toLowerCase(), src: resolve(value.url)};
+  // `url`, or the one `…_url` beside the content type (a scene's `video_url`)
+  const url = value.url ?? Object.entries(value).find(([key, one]) => key.endsWith("_url") && typeof one === "string")?.[1];
+  if (typeof url === "string" && /^(https?:\/\/|\/)/i.test(url)) {
+    return {kind: type[1].toLowerCase(), src: resolve(url)};
   }
   if (typeof value.data === "string") return {kind: type[1].toLowerCase(), src: `data:${value.content_type};base64,${value.data}`};
   return null;
@@ -58,16 +60,39 @@ function textResult(output, textKey, resolve) {
   ];
 }
 
-// An object of media and short values: the media shown, the rest as a list; else JSON.
+// An object of media and short values: the media shown (lists of them too, such as a video's
+// scenes), the rest as a list; else JSON.
 function fields(object, resolve) {
   const media = [], rows = [];
   for (const [key, value] of Object.entries(object)) {
+    const label = keyLabel(key);
     const found = mediaOf(value, resolve);
-    if (found) media.push(h("figure", {}, mediaElement(found, keyLabel(key)), h("figcaption", {}, keyLabel(key))));
-    else if (isScalar(value)) rows.push(h("dt", {}, keyLabel(key)), h("dd", {}, String(value)));
-    else return json(object);
+    if (found) media.push(figure(found, label));
+    else if (isScalar(value)) rows.push(h("dt", {}, label), h("dd", {}, String(value)));
+    else if (Array.isArray(value) && value.some((item) => mediaOf(item, resolve))) {
+      media.push(value.map((item, i) => listed(item, `${label} ${i + 1}`, resolve)));
+    } else if (Array.isArray(value) && value.every(isScalar)) {
+      rows.push(h("dt", {}, label), h("dd", {}, value.length ? value.join(", ") : "none"));
+    } else return json(object);
   }
   return [media, rows.length ? h("dl", {}, rows) : null];
+}
+
+function figure(found, caption) {
+  return h("figure", {}, mediaElement(found, caption), h("figcaption", {}, caption));
+}
+
+// One item of a list of media: the medium with its own words as the caption (a scene's beat),
+// or, for an item without one (a scene that failed), what it says instead.
+function listed(item, fallback, resolve) {
+  const words = item && typeof item === "object"
+    ? Object.entries(item).find(([key, value]) => typeof value === "string" && !["url", "data", "content_type", "error", "status"].includes(key) && !key.endsWith("_url") && !key.endsWith("_id"))
+    : null;
+  const caption = words ? `${fallback}: ${clip(words[1], 80)}` : fallback;
+  const found = mediaOf(item, resolve);
+  if (found) return figure(found, caption);
+  const why = typeof item?.error === "string" ? ` — ${clip(item.error, 120)}` : "";
+  return h("figure", {class: "missing"}, h("figcaption", {}, `${caption}${why}`));
 }
 
 /** The finished job's output, rendered by type; `resolve` turns an API path into a URL. */
