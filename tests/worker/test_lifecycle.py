@@ -483,3 +483,26 @@ async def test_a_running_worker_prunes_finished_jobs_past_retention(db_url: str)
         await eventually(pruned, timeout=10)
     assert await app.events(done.id) == []  # events went with the job
     await app.close()
+
+
+async def test_a_retry_starts_when_its_backoff_ends_not_at_the_next_idle_recheck(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backburner.worker import worker as worker_module
+
+    # Nothing else wakes the idle worker: no recheck, and heartbeats (lease/3) too far apart.
+    monkeypatch.setattr(worker_module, "_IDLE_RECHECK_S", 60.0)
+    settings = bb.Settings(database_url=db_url, lease_s=120, artifacts_dir=str(tmp_path))
+    app = bb.Backburner(settings=settings)
+
+    @app.task(attempts=3)
+    async def flaky(ctx: bb.Context, data: dict[str, Any]) -> int:
+        if ctx.attempt < 3:
+            raise bb.Retry(after=0.2)
+        return ctx.attempt
+
+    job = await app.submit("flaky", {})
+    async with app.worker(concurrency=1):
+        done = await app.wait(job.id, timeout=20)
+    await app.close()
+    assert (done.status, done.output) == (S.SUCCEEDED, 3)

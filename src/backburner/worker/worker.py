@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from ..context import Context
 from ..errors import StorageError
 from ..ids import new_token
+from ..jobs import JobStatus
 from ..storage import (
     Claim,
     ClaimLimits,
@@ -280,16 +281,14 @@ class Worker:
             elif outcome is not None:
                 self.stats["released" if outcome.release else outcome.status.value] += 1
                 _observe(self.app, run, outcome)
+                if outcome.status is JobStatus.QUEUED and outcome.delay_s and self._wake:
+                    # look again when its backoff is over, not at the next idle recheck
+                    asyncio.get_running_loop().call_later(outcome.delay_s, self._wake.set)
+                status = outcome.status.value
                 log.debug(
-                    "job %s %s",
-                    job.id,
-                    outcome.status.value,
-                    extra={
-                        "action": "job_" + outcome.status.value,
-                        "job_id": job.id,
-                        "kind": job.kind,
-                    },
-                )
+                    "job %s %s", job.id, status,
+                    extra={"action": "job_" + status, "job_id": job.id, "kind": job.kind},
+                )  # fmt: skip
         except Exception:
             log.exception(
                 "job %s: internal error", job.id, extra={"action": "worker_error", "job_id": job.id}
