@@ -206,7 +206,8 @@ class Worker:
                     continue
                 for claim in claims:
                     self._start(claim, storage, finisher)
-            if self.burst and not claims and not self._running:
+            # A job that finished during the claim set `_wake`: its retry may be runnable now.
+            if self.burst and not claims and not self._running and not self._wake.is_set():
                 return
             if not limit:
                 await self._sleep(_IDLE_RECHECK_S, wake=True)  # full: wait for a free slot
