@@ -7,6 +7,7 @@ only observable over a real connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -54,6 +55,16 @@ async def live(app: bb.Backburner, keys: Keys) -> AsyncIterator[Live]:
             await gate.wait()
         return {"text": "Once upon a time"}
 
+    async with serving_in_loop(app, gate) as (url, server):
+        yield Live(url, app, server, gate)
+
+
+@contextlib.asynccontextmanager
+async def serving_in_loop(
+    app: bb.Backburner, gate: asyncio.Event
+) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """The API with a worker, served by uvicorn on a free loopback port in this event loop;
+    on the way out ``gate`` opens (gated jobs end) and the server must stop within 15 s."""
     port = free_port()
     config = uvicorn.Config(
         create_api(app, run_worker=True), host="127.0.0.1", port=port, log_level="warning"
@@ -67,12 +78,12 @@ async def live(app: bb.Backburner, keys: Keys) -> AsyncIterator[Live]:
 
     await eventually(started)
     try:
-        yield Live(f"http://127.0.0.1:{port}", app, server, gate)
+        yield f"http://127.0.0.1:{port}", server
     finally:
         gate.set()
         server.should_exit = True
-        # Ends only if every stream noticed its client leave.
-        await asyncio.wait_for(task, 15)
+        async with asyncio.timeout(15):  # ends only if every stream noticed its client leave
+            await task
 
 
 @pytest.fixture

@@ -10,15 +10,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 import backburner as bb
-from backburner.api import create_api
 from backburner.storage import queries
 
-from ..conftest import direct_engine, eventually
+from ..conftest import direct_engine
 from .conftest import Keys
-from .test_events import STEP_TIMEOUT_S, frames, free_port, take
+from .test_events import STEP_TIMEOUT_S, frames, serving_in_loop, take
 
 
 @pytest.fixture
@@ -38,27 +36,9 @@ async def http(app: bb.Backburner, gate: asyncio.Event) -> AsyncIterator[httpx.A
             await gate.wait()
         return {"text": "Once upon a time"}
 
-    port = free_port()
-    config = uvicorn.Config(
-        create_api(app, run_worker=True), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        assert not task.done(), "the server stopped"
-        return server.started
-
-    await eventually(started)
-    try:
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=STEP_TIMEOUT_S
-        ) as client:
+    async with serving_in_loop(app, gate) as (url, _server):
+        async with httpx.AsyncClient(base_url=url, timeout=STEP_TIMEOUT_S) as client:
             yield client
-    finally:
-        gate.set()
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 async def submit(
