@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import backburner as bb
 from backburner.storage import overview_sql
 from backburner.storage.sqlite_dialect import SqliteDialect
+from backburner.storage.tables import jobs
 from backburner.storage.workers_sql import WorkerInfo
 from tests.conftest import direct_engine, run_sql
 
@@ -119,6 +120,9 @@ async def test_overview_reads_use_indexes_not_a_scan_of_the_jobs(
         overview_sql.finished_select(time.time() - 3600),
         overview_sql.failed_select("k", 100),
     ]
+    # the page's search by dedupe key across owners (`GET /v1/jobs?dedupe_key=`, admin): not
+    # a walk of every job in id order (`SCAN jobs USING INDEX sqlite_autoindex_jobs_1`)
+    search = sa.select(jobs).where(jobs.c.dedupe_key == "d").order_by(jobs.c.id.desc()).limit(51)
     engine = direct_engine(db_url)
     try:
         with engine.connect() as conn:
@@ -127,5 +131,8 @@ async def test_overview_reads_use_indexes_not_a_scan_of_the_jobs(
                 plan = [row[-1] for row in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"))]
                 reads = [step for step in plan if " jobs" in step]
                 assert reads and all("USING" in step and "INDEX" in step for step in reads), plan
+            sql = search.compile(conn, compile_kwargs={"literal_binds": True})
+            plan = [row[-1] for row in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}"))]
+            assert plan == ["SEARCH jobs USING INDEX ix_jobs_dedupe (dedupe_key=?)"], plan
     finally:
         engine.dispose()

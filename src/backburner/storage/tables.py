@@ -130,6 +130,8 @@ sa.Index(
 # The operator's failed jobs by kind (counted, and retried in bulk): only failed rows are in it,
 # so the jobs that succeed — most of them — never touch it.
 sa.Index("ix_jobs_failed_kind", jobs.c.kind, jobs.c.id, **_where("status = 'failed'"))
+# The operator's search by dedupe key across owners; jobs without a key are not in it.
+sa.Index("ix_jobs_dedupe", jobs.c.dedupe_key, jobs.c.id, **_where("dedupe_key IS NOT NULL"))
 
 events = sa.Table(
     "events",

@@ -19,6 +19,7 @@ Timestamp = sa.Float(precision=53)
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
 _FAILED = "status = 'failed'"
+_KEYED = "dedupe_key IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -44,9 +45,18 @@ def upgrade() -> None:
         sqlite_where=sa.text(_FAILED),
         postgresql_where=sa.text(_FAILED),
     )
+    # The operator's search by dedupe key across owners (`ix_jobs_owner_dedupe` needs one).
+    op.create_index(
+        "ix_jobs_dedupe",
+        "jobs",
+        ["dedupe_key", "id"],
+        sqlite_where=sa.text(_KEYED),
+        postgresql_where=sa.text(_KEYED),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_jobs_dedupe", "jobs")
     op.drop_index("ix_jobs_failed_kind", "jobs")
     op.drop_index("ix_workers_heartbeat", "workers")
     op.drop_table("workers")
