@@ -93,3 +93,28 @@ async def test_deleting_the_job_deletes_its_artifacts(
     assert deleted.status_code == 204
     assert not folder.exists()
     assert (await client.get(job["output"]["image"], headers=keys.admin)).status_code == 404
+
+
+async def test_a_byte_range_gets_that_part_so_players_can_seek(
+    client: httpx.AsyncClient, keys: Keys, app: bb.Backburner
+) -> None:
+    add_artifact_kinds(app)
+    job = await finished(client, keys, app, "poster")
+    url, size = job["output"]["image"], len(PNG)
+    whole = await client.get(url, headers=keys.alice)
+    assert whole.headers["accept-ranges"] == "bytes"
+    cases = {
+        "bytes=0-7": (206, PNG[:8], f"bytes 0-7/{size}"),
+        "bytes=8-": (206, PNG[8:], f"bytes 8-{size - 1}/{size}"),
+        "bytes=-4": (206, PNG[-4:], f"bytes {size - 4}-{size - 1}/{size}"),
+        "bytes=30-999": (206, PNG[30:], f"bytes 30-{size - 1}/{size}"),
+        f"bytes={size}-": (416, b"", f"bytes */{size}"),
+        "bytes=0-1,4-5": (200, PNG, None),  # several ranges: the whole body
+        "items=0-1": (200, PNG, None),
+    }
+    for asked, (status, body, content_range) in cases.items():
+        answer = await client.get(url, headers={**keys.alice, "Range": asked})
+        assert (answer.status_code, answer.content) == (status, body), asked
+        assert answer.headers.get("content-range") == content_range, asked
+    other = await client.get(url, headers={**keys.bob, "Range": "bytes=0-7"})
+    assert other.status_code == 404  # the owner check comes first

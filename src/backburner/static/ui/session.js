@@ -1,10 +1,13 @@
 // Signing the dashboard in: a credential from the URL's fragment (`/ui#token=bbt_…`, which
 // `backburner demo` prints and which never reaches a server log), else the one this browser
-// kept, else a sign-in form. Kept in localStorage so a reload or a second tab is signed in too.
+// kept, else a sign-in form. The end user's browser token (short-lived) is kept in localStorage,
+// so a reload or a second tab is signed in too; an admin key (which does not expire) only in
+// this tab's sessionStorage: it survives reloads, not the tab.
 
 import {h} from "./dom.js";
 
 const STORE = "backburner.dashboard";
+const storage = (page) => (page === "admin" ? sessionStorage : localStorage);
 
 /** The kept credential of `page` ("user" or "admin"), taking a fresh one from the fragment. */
 export function storedCredential(page) {
@@ -14,17 +17,17 @@ export function storedCredential(page) {
     keep(page, given);
     history.replaceState(null, "", location.pathname + location.search); // out of the address bar
   }
-  return localStorage.getItem(`${STORE}.${page}`);
+  return storage(page).getItem(`${STORE}.${page}`);
 }
 
-/** Keep `credential` for `page` in this browser (all its tabs). */
+/** Keep `credential` for `page`: in this browser (the user's page), in this tab (admin). */
 export function keep(page, credential) {
-  localStorage.setItem(`${STORE}.${page}`, credential);
+  storage(page).setItem(`${STORE}.${page}`, credential);
 }
 
 /** Forget the credential of `page` (sign out, or one the API refused). */
 export function forget(page) {
-  localStorage.removeItem(`${STORE}.${page}`);
+  storage(page).removeItem(`${STORE}.${page}`);
 }
 
 /**
