@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .app import Backburner
-from .artifacts import Artifacts
 from .cli import LogLevel, _configure_logging, cli, fail, run_main
-from .cli_backend import load_app
-from .config import Settings
+from .cli_backend import make_app
 from .errors import ConfigError
+from .sockets import listen_socket
 
 if TYPE_CHECKING:
     import uvicorn
@@ -202,16 +201,10 @@ def _replicate_note(env: Mapping[str, str]) -> str:
 def _load(app_path: str, database_url: str) -> Backburner:
     """The app, on the demo's database; a clear error when it cannot be imported."""
     try:
-        app = load_app(app_path)
+        return make_app(app_path, database_url, needs_app=True)
     except ConfigError as exc:
         hint = "run it from the repository root, where examples/ is"
         raise fail(f"{exc} ({hint if app_path == DEMO_APP else 'check --app'})") from None
-    if app.settings.database_url != database_url:
-        # Not opened yet: its settings (and the artifacts kept beside the database) can move.
-        values = {**app.settings.model_dump(), "database_url": database_url}
-        app.settings = Settings.build(**values)
-        app.artifacts = Artifacts.from_settings(app.settings)
-    return app
 
 
 def _samples(app_path: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -249,7 +242,7 @@ async def _run(
     log_level: str,
 ) -> int:
     try:
-        sock = _bind(HOST, port)
+        sock = listen_socket(HOST, port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         message = f"cannot listen on {HOST}:{port}: {reason} (--port 0 picks a free port)"
@@ -283,19 +276,6 @@ async def _serve(
     await serving
     typer.echo("demo stopped")
     return 0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket of our own: a port in use is one clear error, and port 0 works."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 async def _started(server: uvicorn.Server, serving: asyncio.Task[None]) -> bool:

@@ -40,6 +40,7 @@ from .api import create_api
 from .app import Backburner
 from .cli import _configure_logging
 from .cli_backend import make_app
+from .sockets import listen_socket
 
 __all__ = ["ApiProcesses", "ServeSpec", "listen_sockets", "serve_api", "worker_processes"]
 
@@ -50,8 +51,6 @@ STOP_S = 60.0
 #: How often the supervisor looks at a stop request while no process has died.
 _CHECK_S = 0.2
 _PR_SET_PDEATHSIG = 1
-#: Connections the kernel queues on each API process's socket before it accepts them.
-_BACKLOG = 2048
 
 
 @dataclass(frozen=True)
@@ -106,17 +105,8 @@ def listen_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            # IPPROTO_TCP said outright: asyncio sets TCP_NODELAY only on connections accepted
-            # from a socket that says so (a socket sent to a child keeps what it was made
-            # with), and without it each response waits ~40 ms for a delayed ACK.
-            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
-            sock.listen(_BACKLOG)
-            port = sock.getsockname()[1]
+            sockets.append(listen_socket(host, port, share_port=True))
+            port = sockets[-1].getsockname()[1]
     except OSError:
         for sock in sockets:
             sock.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from ..providers.base import ProviderConfig
+from ..sockets import listen_socket
 from .app import create_fake_app
 from .knobs import FakeRequest, FakeState, Knobs
 
@@ -99,7 +99,7 @@ def start_fake_provider(
     server stops; requests left hanging are answered 504.
     """
     state = FakeState(Knobs(**knobs))
-    sock = _bind(host, port)
+    sock = listen_socket(host, port)
     server = uvicorn.Server(_config(state))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="fake-provider", daemon=True
@@ -125,7 +125,7 @@ def serve_fake_provider(
     """Run a fake provider in the foreground until SIGINT/SIGTERM (``backburner
     fake-provider``); ``on_ready`` is called once the port is bound."""
     state = FakeState(knobs)
-    sock = _bind(host, port)
+    sock = listen_socket(host, port)
     try:
         if on_ready is not None:
             on_ready(FakeProvider(state, host, sock.getsockname()[1]))
@@ -145,21 +145,6 @@ def _config(state: FakeState) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=2,
     )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP said outright: asyncio sets TCP_NODELAY only on connections accepted from
-    # such a socket, and without it each keep-alive request waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(128)
-    return sock
 
 
 def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> None:

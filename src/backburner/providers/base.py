@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -96,11 +96,25 @@ class HttpProvider:
     ``async with``. A client passed in is the caller's to close.
     """
 
+    #: The variable naming the model, after the prefix (``OPENAI`` + ``_IMAGE_MODEL``).
+    model_variable: ClassVar[str] = "_MODEL"
+
     def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
         #: Where the provider lives and how long to wait for it.
         self.config = config
         self._client = client
         self._owns_client = client is None
+
+    @classmethod
+    def from_env(
+        cls, prefix: str = "OPENAI", *, base_url: str = OPENAI_BASE_URL, model: str | None = None
+    ) -> Self:
+        """A provider configured by ``{prefix}_BASE_URL``, ``_API_KEY``, the model variable
+        (``_MODEL``; ``_IMAGE_MODEL`` for images …) and ``_TIMEOUT_S`` (see
+        `ProviderConfig.from_env`)."""
+        variable = f"{prefix}{cls.model_variable}"
+        config = ProviderConfig.from_env(prefix, base_url=base_url, model=model, model_env=variable)
+        return cls(config)
 
     @property
     def client(self) -> httpx.AsyncClient:

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .base import OPENAI_BASE_URL, HttpProvider, ProviderConfig
+from .base import HttpProvider
 from .errors import InvalidOutput, clip
 
 __all__ = [
@@ -57,14 +57,6 @@ class ChatProvider(HttpProvider):
     text = await chat.complete("Write a haiku about queues")
     ```
     """
-
-    @classmethod
-    def from_env(
-        cls, prefix: str = "OPENAI", *, base_url: str = OPENAI_BASE_URL, model: str | None = None
-    ) -> ChatProvider:
-        """A provider configured by ``{prefix}_BASE_URL``, ``_API_KEY``, ``_MODEL`` and
-        ``_TIMEOUT_S`` (see `ProviderConfig.from_env`)."""
-        return cls(ProviderConfig.from_env(prefix, base_url=base_url, model=model))
 
     async def complete(
         self,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import OPENAI_BASE_URL, HttpProvider, ProviderConfig
+from .base import HttpProvider
 from .errors import InvalidOutput, clip
 
 __all__ = ["GeneratedImage", "ImageProvider", "media_type_of"]
@@ -53,16 +53,7 @@ class ImageProvider(HttpProvider):
     returns the bytes (a URL on another host is fetched without the API key).
     """
 
-    @classmethod
-    def from_env(
-        cls, prefix: str = "OPENAI", *, base_url: str = OPENAI_BASE_URL, model: str | None = None
-    ) -> ImageProvider:
-        """A provider configured by ``{prefix}_BASE_URL``, ``_API_KEY``, ``_IMAGE_MODEL`` and
-        ``_TIMEOUT_S`` (see `ProviderConfig.from_env`)."""
-        config = ProviderConfig.from_env(
-            prefix, base_url=base_url, model=model, model_env=f"{prefix}_IMAGE_MODEL"
-        )
-        return cls(config)
+    model_variable = "_IMAGE_MODEL"
 
     async def generate(
         self,

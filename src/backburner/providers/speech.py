@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import OPENAI_BASE_URL, HttpProvider, ProviderConfig
+from .base import HttpProvider
 from .errors import InvalidOutput, clip
 
 __all__ = ["SpeechProvider"]
@@ -21,16 +21,7 @@ __all__ = ["SpeechProvider"]
 class SpeechProvider(HttpProvider):
     """An OpenAI-compatible text-to-speech endpoint: text in, an audio file's bytes out."""
 
-    @classmethod
-    def from_env(
-        cls, prefix: str = "OPENAI", *, base_url: str = OPENAI_BASE_URL, model: str | None = None
-    ) -> SpeechProvider:
-        """A provider configured by ``{prefix}_BASE_URL``, ``_API_KEY``, ``_SPEECH_MODEL`` and
-        ``_TIMEOUT_S`` (see `ProviderConfig.from_env`)."""
-        config = ProviderConfig.from_env(
-            prefix, base_url=base_url, model=model, model_env=f"{prefix}_SPEECH_MODEL"
-        )
-        return cls(config)
+    model_variable = "_SPEECH_MODEL"
 
     async def synthesize(
         self,
