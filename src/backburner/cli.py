@@ -11,8 +11,9 @@ backburner fake-provider [--port N]            a FAKE AI provider for demos (cli
 backburner demo [--provider openai]            the seed apps, a worker and the dashboard (cli_demo)
 ```
 
-The job commands (``cli_jobs``) work on the database, or with ``--url URL --key KEY`` on a
-remote ``backburner serve`` through `backburner.client` — the same output either way.
+The job and credits commands (``cli_jobs``, ``cli_credits``) work on the database, or with
+``--url URL --key KEY`` on a remote ``backburner serve`` through `backburner.client` — the
+same output either way.
 Every option has a ``BACKBURNER_*`` twin, shown in ``--help``. ``APP`` is ``module:attribute``
 (for example ``examples.seeds:app``), imported with the current directory on ``sys.path``.
 Exit codes: 0 done, 1 the job failed or was canceled (or the database or server cannot be

@@ -1,7 +1,8 @@
 """Where the CLI's job commands find jobs: this machine's database, or a server over HTTP.
 
 Each job command (``submit``, ``wait``, ``status``, ``jobs``, ``cancel``, ``retry``,
-``delete``) is written once against `JobsBackend`; `open_backend` picks the implementation:
+``delete``) and each ``credits`` command is written once against `JobsBackend`;
+`open_backend` picks the implementation:
 
 - `LocalBackend`: the app from ``--app`` (or a bare one) on its database, as the worker sees it.
 - `RemoteBackend`: a `backburner serve` at ``--url`` through `AsyncClient`, acting as the
@@ -18,7 +19,7 @@ import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,6 +30,7 @@ from .client import AsyncClient, JobList
 from .config import Settings
 from .errors import BackburnerError, ConfigError, JobNotFound, JobTimeout, NotBackburner
 from .jobs import Job, JobStatus
+from .ledger import CreditBalance, CreditEntry
 
 __all__ = [
     "JobsBackend",
@@ -53,7 +55,8 @@ class RemoteFailure(BackburnerError):
 
 
 class JobsBackend(Protocol):
-    """The job operations a CLI command needs, the same for a local app and a server."""
+    """The job (and credits) operations a CLI command needs, the same for a local app and a
+    server."""
 
     async def submit(
         self,
@@ -102,6 +105,18 @@ class JobsBackend(Protocol):
 
     async def delete(self, job_id: str) -> None:
         """Delete the job and its events."""
+        ...
+
+    async def credits(
+        self, owner: str, limit: int
+    ) -> tuple[CreditBalance, builtins.list[CreditEntry]]:
+        """``owner``'s credits and newest ``limit`` ledger entries."""
+        ...
+
+    async def change_credits(
+        self, owner: str, amount: float, *, adjust: bool, note: str | None
+    ) -> CreditEntry:
+        """Grant ``amount`` to ``owner`` (with ``adjust``: correct by it); the entry made."""
         ...
 
     async def aclose(self) -> None:
@@ -176,6 +191,20 @@ class LocalBackend:
     async def delete(self, job_id: str) -> None:
         """Delete through the app."""
         await self.app.delete(job_id)
+
+    async def credits(
+        self, owner: str, limit: int
+    ) -> tuple[CreditBalance, builtins.list[CreditEntry]]:
+        """Any owner's credits, from the ledger."""
+        credits = self.app.credits
+        return await credits.balance(owner), await credits.entries(owner, limit=limit)
+
+    async def change_credits(
+        self, owner: str, amount: float, *, adjust: bool, note: str | None
+    ) -> CreditEntry:
+        """A grant or an adjustment in the ledger."""
+        change = self.app.credits.adjust if adjust else self.app.credits.grant
+        return await change(owner, amount, note=note)
 
     async def aclose(self) -> None:
         """Close the app's database connections."""
@@ -283,6 +312,20 @@ class RemoteBackend:
     async def delete(self, job_id: str) -> None:
         """``DELETE /v1/jobs/{id}``."""
         await self._call(self.client.delete(job_id))
+
+    async def credits(
+        self, owner: str, limit: int
+    ) -> tuple[CreditBalance, builtins.list[CreditEntry]]:
+        """``GET /v1/credits?owner=``: the key's own owner, or any with an admin key."""
+        report = await self._call(self.client.credits(owner=owner, limit=limit))
+        return CreditBalance(report.owner, report.balance, report.reserved), report.entries
+
+    async def change_credits(
+        self, owner: str, amount: float, *, adjust: bool, note: str | None
+    ) -> CreditEntry:
+        """``POST /v1/admin/credits``: admin keys only (403 otherwise)."""
+        kind: Literal["grant", "adjustment"] = "adjustment" if adjust else "grant"
+        return await self._call(self.client.grant_credits(owner, amount, type=kind, note=note))
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""

@@ -4,7 +4,12 @@
 backburner credits grant alice 10 --note welcome
 backburner credits adjust alice -2 --note "double charge"
 backburner credits show alice
+backburner credits show alice --url https://jobs.example.com --key KEY
 ```
+
+Like the job commands they work on the database, or with ``--url URL --key KEY`` on a remote
+``backburner serve``: there ``grant`` and ``adjust`` need an admin key, and ``show`` a key of
+the owner's own (or an admin key).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from typing import Annotated
 
 import typer
 
-from .app import Backburner
-from .cli import DatabaseUrlOpt, cli, run
+from .cli import AppOpt, DatabaseUrlOpt, cli
+from .cli_backend import JobsBackend
+from .cli_jobs import KeyOpt, UrlOpt, run_jobs
 from .ledger import CreditBalance, CreditEntry
 
 __all__ = ["credits_adjust", "credits_cli", "credits_grant", "credits_show"]
@@ -31,15 +37,13 @@ def credits_grant(
     owner: OwnerArg,
     amount: Annotated[float, typer.Argument(metavar="AMOUNT", help="credits to add (> 0)")],
     note: NoteOpt = None,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    app_path: AppOpt = None,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Add credits to an owner's balance."""
-
-    async def work(app: Backburner) -> None:
-        entry = await app.credits.grant(owner, amount, note=note)
-        _report(entry, await app.credits.balance(owner))
-
-    run(work, database_url=database_url)
+    _change(owner, amount, False, note, url, key, app_path, database_url)
 
 
 @credits_cli.command("adjust", context_settings={"ignore_unknown_options": True})
@@ -47,31 +51,53 @@ def credits_adjust(
     owner: OwnerArg,
     amount: Annotated[float, typer.Argument(metavar="AMOUNT", help="credits, + or − (e.g. -2)")],
     note: NoteOpt = None,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    app_path: AppOpt = None,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Correct an owner's balance, up or down (never below what queued jobs reserved)."""
-
-    async def work(app: Backburner) -> None:
-        entry = await app.credits.adjust(owner, amount, note=note)
-        _report(entry, await app.credits.balance(owner))
-
-    run(work, database_url=database_url)
+    _change(owner, amount, True, note, url, key, app_path, database_url)
 
 
 @credits_cli.command("show")
 def credits_show(
     owner: OwnerArg,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="entries to list")] = 20,
+    url: UrlOpt = None,
+    key: KeyOpt = None,
+    app_path: AppOpt = None,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """An owner's balance, reservations and newest ledger entries."""
 
-    async def work(app: Backburner) -> None:
-        typer.echo(_balance_line(await app.credits.balance(owner)))
-        for entry in await app.credits.entries(owner, limit=limit):
+    async def work(backend: JobsBackend) -> None:
+        balance, entries = await backend.credits(owner, limit)
+        typer.echo(_balance_line(balance))
+        for entry in entries:
             typer.echo(_entry_line(entry))
 
-    run(work, database_url=database_url)
+    run_jobs(work, url=url, key=key, app_path=app_path, database_url=database_url)
+
+
+def _change(
+    owner: str,
+    amount: float,
+    adjust: bool,
+    note: str | None,
+    url: str | None,
+    key: str | None,
+    app_path: str | None,
+    database_url: str | None,
+) -> None:
+    """Grant or adjust, then print the entry made and the balance after it."""
+
+    async def work(backend: JobsBackend) -> None:
+        entry = await backend.change_credits(owner, amount, adjust=adjust, note=note)
+        balance, _ = await backend.credits(owner, 1)
+        _report(entry, balance)
+
+    run_jobs(work, url=url, key=key, app_path=app_path, database_url=database_url)
 
 
 def _report(entry: CreditEntry, balance: CreditBalance) -> None:

@@ -7,6 +7,7 @@ and leaves no job queued behind it.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -57,14 +58,18 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
     tmp = tmp_path_factory.mktemp("remote")
     with serving(tmp, "--no-worker") as (url, auth, _proc):
         db_url = f"sqlite:///{tmp / 'serve.db'}"
-        made = subprocess.run(
-            [*COMMAND, "keys", "create", "--owner", "bob"],
-            env={**Cli(db_url).env},
-            cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
-        )  # fmt: skip
-        yield Remote(
-            url, auth["Authorization"].removeprefix("Bearer "), made.stdout.strip(), db_url
-        )
+        alice = auth["Authorization"].removeprefix("Bearer ")
+        yield Remote(url, alice, make_key(db_url, "bob"), db_url)
+
+
+def make_key(db_url: str, owner: str, *flags: str) -> str:
+    """A new API key for ``owner`` in the server's database (``--admin`` among ``flags``)."""
+    made = subprocess.run(
+        [*COMMAND, "keys", "create", "--owner", owner, *flags],
+        env={**Cli(db_url).env},
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return made.stdout.strip()
 
 
 @pytest.fixture
@@ -332,12 +337,17 @@ async def test_a_key_that_cannot_be_sent_is_refused_without_echoing_it(
 
 def check_help(command: str) -> Result:
     """``backburner COMMAND --help``, in-process (no database, no server)."""
-    invoked = CliRunner().invoke(typer_app, [command, "--help"], env={"COLUMNS": "200"})
+    args = [*command.split(), "--help"]
+    invoked = CliRunner().invoke(typer_app, args, env={"COLUMNS": "200"})
     return Result(invoked.exit_code, invoked.output, "")
 
 
 @pytest.mark.parametrize(
-    "command", ["submit", "wait", "status", "jobs", "cancel", "retry", "delete"]
+    "command",
+    [
+        *("submit", "wait", "status", "jobs", "cancel", "retry", "delete"),
+        *("credits grant", "credits adjust", "credits show"),
+    ],
 )
 def test_every_job_command_takes_url_and_key(command: str) -> None:
     result = check_help(command)
@@ -345,3 +355,42 @@ def test_every_job_command_takes_url_and_key(command: str) -> None:
     assert result.code == 0
     for text in ("--url", "BACKBURNER_URL", "--key", "BACKBURNER_API_KEY"):
         assert text in result.out
+
+
+async def test_credits_through_the_server_admin_keys_change_them(cli: Cli, remote: Remote) -> None:
+    admin = make_key(remote.db_url, "ops", "--admin")
+
+    granted = await cli("credits", "grant", "alice", "10", "--note", "welcome", *remote.args(admin))
+    adjusted = await cli("credits", "adjust", "alice", "-2.5", *remote.args(admin))
+    over_http = await cli("credits", "show", "alice", *remote.args())  # alice's own key
+    direct = await cli("credits", "show", "alice", "--database-url", remote.db_url)
+
+    assert granted.code == 0, granted.err
+    assert re.match(r"#\d+ \S+ \S+ grant +\+10  welcome\n", granted.out)
+    assert granted.out.endswith("alice: balance 10, reserved 0, available 10\n")
+    assert adjusted.code == 0, adjusted.err
+    assert adjusted.out.endswith("alice: balance 7.5, reserved 0, available 7.5\n")
+    assert over_http.code == direct.code == 0, over_http.err
+    assert over_http.out == direct.out
+    assert over_http.out.splitlines()[0] == "alice: balance 7.5, reserved 0, available 7.5"
+    assert not local_db(cli).exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "key", "expected"),
+    [
+        (["grant", "alice", "5"], None, "error: only admin keys grant credits\n"),
+        (["show", "bob"], None, "error: owner: only admin keys name another owner\n"),
+        (["adjust", "alice", "-1"], "bb_wrong_key", f"{NOT_VALID}\n"),
+    ],
+    ids=["grant-not-admin", "show-another-owner", "wrong-key"],
+)
+async def test_credits_a_key_may_not_touch_are_refused(
+    cli: Cli, remote: Remote, args: list[str], key: str | None, expected: str
+) -> None:
+    result = await cli("credits", *args, *remote.args(key))
+
+    assert (result.code, result.out, result.err) == (2, "", expected)
+    async with bb.Backburner(remote.db_url) as app:
+        assert await app.credits.entries("bob") == []
+        assert [e.type for e in await app.credits.entries("alice")] in ([], ["adjustment", "grant"])
