@@ -10,14 +10,11 @@ from typing import Any
 import httpx
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
 
-from tests.api.test_real_server import ROOT
-
 from .conftest import Server
+from .screenshots import save_screenshot
 
-__all__ = ["SHOTS", "Dashboard", "Tab", "new_tab", "open_tab"]
+__all__ = ["Dashboard", "Tab", "new_tab", "open_tab"]
 
-#: Where each state's screenshot goes (overwritten on every run).
-SHOTS = ROOT / "docs" / "screenshots"
 #: Records each card's states and progress values as they change (the page may pass
 #: through a state faster than a test polls for it).
 RECORDER = """() => {
@@ -97,8 +94,7 @@ class Tab:
         return seen
 
     def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=SHOTS / name, full_page=True, animations="disabled")
+        save_screenshot(self.page, name)
 
 
 def new_tab(context: BrowserContext, tabs: list[Tab]) -> Tab:

@@ -18,10 +18,9 @@ from playwright.sync_api import Page, expect
 from tests.api.test_real_server import BIN, ROOT, serving
 
 from .conftest import BrowserPage, Server
+from .screenshots import save_screenshot
 
 pytestmark = pytest.mark.slow  # a real server process, and a browser
-
-SHOTS = ROOT / "docs" / "screenshots"
 
 
 @dataclass
@@ -110,15 +109,14 @@ def test_the_overview_shows_queue_running_workers_and_the_hour(
         label = page.locator("#throughput-body svg").get_attribute("aria-label") or ""
         assert "succeeded" in label and "failure rate" in label
         expect(page.locator(".tile", has_text="Failure rate")).to_contain_text("%")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "admin.png"), full_page=True)
+        save_screenshot(page, "admin.png")
         page.set_viewport_size({"width": 390, "height": 844})
         expect(page.locator("#running-body")).to_contain_text(short)
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= 390, f"the page is {overflow}px wide on a 390px screen"
         retry = row.get_by_role("button", name="Retry")
         assert retry.bounding_box() is not None and retry.bounding_box()["x"] < 390  # type: ignore[index]
-        page.screenshot(path=str(SHOTS / "admin-phone.png"), full_page=True)
+        save_screenshot(page, "admin-phone.png")
     finally:
         httpx.post(f"{server.url}/v1/jobs/{long['id']}/cancel", headers=server.auth, timeout=10)
 

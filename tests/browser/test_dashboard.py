@@ -1,7 +1,8 @@
 """The end user's page, ``/ui``, in Chromium against a real `backburner serve` of
 `tests.browser.dashboardapp`: cards that change live over one connection, Retry, Regenerate,
 Cancel and Delete, the form from each kind's schema, the credit balance, two tabs, a reload,
-a phone's width. Each state is saved to ``docs/screenshots/`` (overwritten on every run)."""
+a phone's width. Each state is saved to ``docs/screenshots/`` (rewritten when the page looks
+different)."""
 
 from __future__ import annotations
 
