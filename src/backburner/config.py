@@ -93,7 +93,8 @@ class Settings(BaseModel):
     busy_timeout_s: float = Field(default=0.01, gt=0)
     #: Enables ``POST /v1/worker/tick`` for callers presenting it (compared in constant time).
     tick_secret: SecretStr | None = None
-    #: Per-owner submissions through the API, e.g. ``"60/m"`` (per API process); unset: none.
+    #: Most submits per owner in a period, e.g. ``"60/m"``, counted in the database across
+    #: every process; over it a submit is refused (`RateLimited`, HTTP 429). Unset: no limit.
     submit_rate_limit: str | None = None
     #: Most jobs one owner has running at once, across every worker; unset: no limit.
     owner_max_running: int | None = Field(default=None, ge=1)
@@ -167,6 +168,13 @@ class Settings(BaseModel):
         if scheme in POSTGRES_SCHEMES:
             _check_schema(value)
         return value
+
+    @property
+    def submit_rate(self) -> tuple[int, float] | None:
+        """``submit_rate_limit`` as (count, period in seconds), or ``None``."""
+        if self.submit_rate_limit is None:
+            return None
+        return parse_rate(self.submit_rate_limit, field="BACKBURNER_RATE_LIMIT")
 
     @property
     def maintenance_interval_s(self) -> float:

@@ -15,6 +15,7 @@ BackburnerError
  ├── JobTimeout                  wait() gave up before the job finished
  ├── InsufficientCredits         the owner cannot cover the job's cost (HTTP 402); nothing stored
  ├── LimitExceeded               the owner has as many queued jobs as allowed (HTTP 429)
+ │    └── RateLimited            the owner submitted faster than the rate limit (HTTP 429)
  ├── StorageError                the database cannot be used right now
  │    └── LeaseLost              internal: a fenced write found the job no longer ours
  └── ApiRequestError             the HTTP API refused a client's request (status, problem)
@@ -49,6 +50,7 @@ __all__ = [
     "JobTimeout",
     "LeaseLost",
     "LimitExceeded",
+    "RateLimited",
     "Retry",
     "StorageError",
     "Unauthorized",
@@ -124,6 +126,15 @@ class InsufficientCredits(BackburnerError):
 
 class LimitExceeded(BackburnerError):
     """The owner already has as many queued jobs as allowed; nothing was stored."""
+
+
+class RateLimited(LimitExceeded):
+    """The owner is over the submission rate limit; nothing was stored."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        #: Seconds until the owner may submit again.
+        self.retry_after_s = retry_after_s
 
 
 class StorageError(BackburnerError):

@@ -82,6 +82,7 @@ def build_new_job(
         cost=kind.cost_of(stored),
         refundable=policy.refund,
         max_queued=settings.owner_max_queued,
+        submit_rate=settings.submit_rate,
         max_attempts=policy.attempts,
         slow_after_s=policy.slow_after_s,
         expire_after_s=policy.expire_after_s,

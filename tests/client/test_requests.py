@@ -71,6 +71,18 @@ def test_other_answers_become_errors(
         assert raised.value.status == status
 
 
+def test_a_rate_limit_is_rate_limited_with_the_retry_after_seconds() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"type": "/problems/rate-limited", "status": 429, "detail": "retry in 7 s"}
+        return httpx.Response(429, json=body, headers={"Retry-After": "7"})
+
+    with bb.Client("http://bb.test", "k", transport=httpx.MockTransport(answer)) as client:
+        with pytest.raises(bb.RateLimited, match="retry in 7 s") as raised:
+            client.submit("story", {"prompt": "cat"})
+    assert raised.value.retry_after_s == 7
+    assert isinstance(raised.value, bb.LimitExceeded)
+
+
 def test_a_key_that_cannot_be_a_header_is_refused_without_echoing_it() -> None:
     for key in ("bb_x\nsecret", "bb x", ""):
         with pytest.raises(bb.ConfigError, match="api_key") as caught:

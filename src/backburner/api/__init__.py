@@ -15,14 +15,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from ..app import Backburner
-from ..durations import parse_rate
 from . import artifacts, credits, events, jobs, system, tick, ui, webhooks
 from .admin import router as admin_router
 from .errors import install_error_handlers
 from .fanout import EventHub
 from .hotpaths import HotPaths
 from .metrics import router as metrics_router
-from .ratelimit import RateLimiter
 from .tokens import router as tokens_router
 
 __all__ = ["create_api"]
@@ -51,8 +49,6 @@ def create_api(app: Backburner, *, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     api.state.backburner = app
-    rate = app.settings.submit_rate_limit
-    api.state.rate_limiter = RateLimiter(*parse_rate(rate)) if rate else None
     install_error_handlers(api)
     api.add_middleware(HotPaths)  # before CORS, so that CORS wraps it too
     if app.settings.cors_origins:

@@ -6,6 +6,7 @@ never a stack trace, never the input that was sent back (it may hold a secret).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from ..errors import (
     InvalidTransition,
     JobNotFound,
     LimitExceeded,
+    RateLimited,
     StorageError,
 )
 
@@ -38,6 +40,7 @@ _MAPPING: list[tuple[type[BackburnerError], int, str, str]] = [
     (JobNotFound, 404, "not-found", "Not found"),
     (InvalidTransition, 409, "conflict", "Not allowed in the job's current state"),
     (InsufficientCredits, 402, "insufficient-credits", "Not enough credits"),
+    (RateLimited, 429, "rate-limited", "Too many requests"),
     (LimitExceeded, 429, "limit-exceeded", "Too many queued jobs"),
     (InputTooLarge, 413, "too-large", "Input too large"),
     (InvalidInput, 422, "invalid-input", "Invalid input"),
@@ -96,8 +99,13 @@ def backburner_error_response(exc: BackburnerError) -> JSONResponse:
                 if isinstance(exc, InputValidationError)
                 else {}
             )
-            return problem(status, slug, title, str(exc), **extra)
+            headers = _retry_after(exc) if isinstance(exc, RateLimited) else None
+            return problem(status, slug, title, str(exc), headers=headers, **extra)
     return problem(500, "internal", "Internal error", "the server could not do that")
+
+
+def _retry_after(exc: RateLimited) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
 
 
 def install_error_handlers(api: FastAPI) -> None:

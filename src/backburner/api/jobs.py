@@ -16,7 +16,6 @@ from .auth import Caller, CallerDep, owned_job
 from .bodies import StrictJsonRoute
 from .errors import ApiError
 from .fanout import hub_for
-from .ratelimit import RateLimiter
 from .schemas import JobBatch, JobCreate, JobList, JobPublic
 
 __all__ = ["job_response", "read_response", "router", "submit_response"]
@@ -103,9 +102,6 @@ async def submit_response(
     """`submit_job` once its arguments are parsed (also called by `hotpaths`): 200 for a
     finished job, 202 while it is still queued or running."""
     wait_s = _prefer_wait(prefer)
-    limiter: RateLimiter | None = request.app.state.rate_limiter
-    if limiter is not None:
-        limiter.allow(caller.owner)
     if body.webhook is not None and caller.token:
         raise ApiError(403, "forbidden", "Forbidden", "webhook: browser tokens cannot set one")
     app = _app(request)

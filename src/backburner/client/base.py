@@ -31,6 +31,7 @@ from ..errors import (
     JobTimeout,
     LimitExceeded,
     NotBackburner,
+    RateLimited,
     StorageError,
     Unauthorized,
 )
@@ -136,8 +137,9 @@ class BaseClient:
     HTTP errors become the library's exceptions: 404 `JobNotFound` (also another owner's
     job), 409 `InvalidTransition`, 413 `InputTooLarge`, 422 `InvalidInput` (or
     `InputValidationError` with the field list), 401 `Unauthorized`, 402
-    `InsufficientCredits`, 403 `Forbidden`, 429 `LimitExceeded` (too many queued jobs; a
-    rate limit stays an `ApiRequestError`), 503 `StorageError`, any other `ApiRequestError`.
+    `InsufficientCredits`, 403 `Forbidden`, 429 `LimitExceeded` (too many queued jobs) or
+    `RateLimited` (with the ``Retry-After`` seconds), 503 `StorageError`, any other
+    `ApiRequestError`.
     """
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 10.0) -> None:
@@ -244,7 +246,7 @@ def _checked(response: httpx.Response) -> httpx.Response:
     """``response`` if it succeeded, else the error its problem+json body describes."""
     if response.is_success:
         return response
-    raise _error(response.status_code, _problem(response))
+    raise _error(response.status_code, _problem(response), response.headers.get("Retry-After"))
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
@@ -268,13 +270,16 @@ def _foreign(response: httpx.Response, why: str) -> NotBackburner:
     )
 
 
-def _error(status: int, problem: dict[str, Any]) -> BackburnerError:
+def _error(status: int, problem: dict[str, Any], retry_after: str | None) -> BackburnerError:
     """The library's exception for an HTTP error."""
     detail = str(problem.get("detail") or problem.get("title") or f"HTTP {status}")
     if status in _SIMPLE_ERRORS:
         return _SIMPLE_ERRORS[status](detail)
     if status == 429 and problem.get("type") == "/problems/limit-exceeded":
         return LimitExceeded(detail)
+    if status == 429 and problem.get("type") == "/problems/rate-limited":
+        seconds = retry_after if retry_after and retry_after.isdigit() else "1"
+        return RateLimited(detail, float(seconds))
     if status == 422:
         errors = problem.get("errors")
         if isinstance(errors, builtins.list) and errors:

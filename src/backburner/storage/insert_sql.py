@@ -1,6 +1,7 @@
 """Internal: the submit's SQL — a new queued job and its first event, or the job an
-idempotency or dedupe key already names; its checks (the owner's queued limit, the cost's
-reservation) in the same transaction; and plain submits inserted many at a time.
+idempotency or dedupe key already names; its checks (the owner's submission rate and queued
+limit, the cost's reservation) in the same transaction, so a refused submit counts for
+nothing; and plain submits inserted many at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..jobs import ACTIVE_STATUSES, Job, JobStatus
 from .credits_sql import RESERVED, reserve
 from .dialect import SqlDialect
 from .events_sql import append_events
+from .ratelimit_sql import take_submit_slot
 from .records import NewJob, row_to_job
 from .tables import idempotency_keys, jobs
 
@@ -91,6 +93,8 @@ def _insert_or_dedupe(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
 
 
 def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
+    if new.submit_rate is not None:
+        take_submit_slot(conn, d, new.owner, *new.submit_rate)
     if new.max_queued is not None:
         check_queued(conn, d, new.owner, new.max_queued)
     if new.cost > 0:
@@ -108,7 +112,7 @@ def coalescible(new: NewJob) -> bool:
     or idempotency key, a cost to reserve; anything checked per job) go through `insert_job`,
     one at a time."""
     plain = new.dedupe_key is None and new.idempotency_key is None
-    return plain and new.cost == 0 and new.max_queued is None
+    return plain and new.cost == 0 and new.max_queued is None and new.submit_rate is None
 
 
 class JobRowsDialect(SqlDialect, Protocol):

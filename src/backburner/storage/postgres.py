@@ -37,7 +37,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..config import Settings
 from ..errors import StorageError
-from . import maintenance_sql, migrate, queries, workers_sql
+from . import maintenance_sql, migrate, queries, ratelimit_sql, workers_sql
 from .pg_listener import Listener, first_line
 from .postgres_dialect import CHANNEL_SQL, NOTIFY_SQL, PostgresDialect
 from .records import MaintenanceReport
@@ -55,7 +55,7 @@ _MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(hashtext(:key))"
 #: Each maintenance duty runs on one node at a time (`run_maintenance`); int pairs: own key space.
 _MAINTENANCE_LOCK = "SELECT pg_try_advisory_xact_lock(hashtext(:key), :duty)"
 _MAINTENANCE_KEY = "backburner.maintenance.{}"  # .format(schema): one set of locks per schema
-_RECLAIM, _EXPIRE, _PRUNE, _PRUNE_WORKERS = _MAINTENANCE_DUTIES = (0, 1, 2, 3)
+_RECLAIM, _EXPIRE, _PRUNE, _PRUNE_WORKERS, _PRUNE_RATES = _MAINTENANCE_DUTIES = (0, 1, 2, 3, 4)
 
 #: Serialization failures and deadlocks: the transaction did nothing; run it again.
 _RETRYABLE = frozenset({"40001", "40P01"})
@@ -188,6 +188,7 @@ class PostgresStorage(SqlStorage):
             _alone, key, _PRUNE, maintenance_sql.prune_finished_jobs, 0, retention_s, limit
         )
         await self._write(_alone, key, _PRUNE_WORKERS, workers_sql.prune_workers, 0, retention_s)
+        await self._write(_alone, key, _PRUNE_RATES, ratelimit_sql.prune_submit_rates, 0)
         return report
 
     async def delete_job(self, job_id: str) -> bool:

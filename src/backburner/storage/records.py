@@ -57,6 +57,8 @@ class NewJob:
     refundable: bool = True
     #: The most jobs the owner may have queued (`Settings.owner_max_queued`); ``None``: any.
     max_queued: int | None = None
+    #: The owner's submission rate limit, (count, period in seconds); ``None``: none.
+    submit_rate: tuple[int, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from . import (
     migrate,
     overview_sql,
     queries,
+    ratelimit_sql,
     secrets_sql,
     stats_sql,
     webhooks_sql,
@@ -275,4 +276,5 @@ class SqlStorage:
         report.expired = await self._write(maintenance_sql.expire_overdue_jobs, limit)
         report.pruned = await self._write(maintenance_sql.prune_finished_jobs, retention_s, limit)
         await self._write(workers_sql.prune_workers, retention_s)
+        await self._write(ratelimit_sql.prune_submit_rates)
         return report

@@ -21,6 +21,7 @@ __all__ = [
     "metadata",
     "server_secrets",
     "steps",
+    "submit_rates",
     "webhook_deliveries",
     "workers",
 ]
@@ -287,3 +288,14 @@ workers = sa.Table(
     sa.Column("stopped_at", Timestamp),
 )
 sa.Index("ix_workers_heartbeat", workers.c.heartbeat_at)
+
+# Per-owner submission rate limits, shared by every API process and machine: the owner's
+# "theoretical arrival time" (GCRA, see `ratelimit_sql`). A row whose time has passed says
+# no more than a missing one, so maintenance deletes those.
+submit_rates = sa.Table(
+    "submit_rates",
+    metadata,
+    sa.Column("owner", sa.String(200), primary_key=True),
+    sa.Column("tat", Timestamp, nullable=False),
+)
+sa.Index("ix_submit_rates_tat", submit_rates.c.tat)
