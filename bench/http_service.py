@@ -73,6 +73,8 @@ class Sizes:
     worker_processes: int = 0
     #: API processes of each server (``serve --processes N``).
     processes: int = field(default_factory=lambda: os.cpu_count() or 2)
+    #: Figures 1 and 2's server counts submits against this ``BACKBURNER_RATE_LIMIT``.
+    rate_limit: str | None = None
     timeout_s: float = 120.0
 
     @property
@@ -321,7 +323,8 @@ def bench_sse(server: Server, sizes: Sizes, report: Report) -> None:
 def run(sizes: Sizes, only: set[str], directory: Path) -> Report:
     report = Report()
     if only & {"submit", "get"}:
-        with serving(directory, "api", sizes.processes, "--no-worker", env={}) as server:
+        env = {"BACKBURNER_RATE_LIMIT": sizes.rate_limit} if sizes.rate_limit else {}
+        with serving(directory, "api", sizes.processes, "--no-worker", env=env) as server:
             warm = replace(sizes, submits=min(sizes.submits, 2000))
             ids = bench_submit(server, sizes if "submit" in only else warm, report)
             if "get" in only:
@@ -353,6 +356,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="figure 3: run the worker as N processes (serve --workers N), not in the server",
     )
     p.add_argument("--processes", type=int, default=d.processes, help="API processes per server")
+    p.add_argument(
+        "--rate-limit",
+        metavar="RATE",
+        help="figures 1–2: serve with BACKBURNER_RATE_LIMIT=RATE; one no run reaches "
+        "(1000000/s) measures what counting submits costs",
+    )
     p.add_argument("--only", default=",".join(FIGURES), help=f"some of {','.join(FIGURES)}")
     args = p.parse_args(argv)
     args.only = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -363,7 +372,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def sizes_from(args: argparse.Namespace) -> Sizes:
     if args.quick:
-        return replace(QUICK, processes=args.processes)
+        return replace(QUICK, processes=args.processes, rate_limit=args.rate_limit)
     names = [f.name for f in fields(Sizes) if f.name != "timeout_s"]
     sizes = Sizes(**{n: getattr(args, n) for n in names})
     if min(sizes.submits, sizes.concurrency, sizes.readers, sizes.watchers) < 1:

@@ -79,6 +79,7 @@ def test_only_submits_without_keys_or_cost_are_coalescible() -> None:
     assert not insert_sql.coalescible(_new(dedupe_key="d"))
     assert not insert_sql.coalescible(_new(idempotency_key="i"))
     assert not insert_sql.coalescible(_new(cost=1.5))
+    assert insert_sql.coalescible(_new(submit_rate=(5, 60.0)))  # counted per owner, together
 
 
 async def test_coalesced_jobs_equal_a_fresh_read_with_their_first_event(
@@ -127,6 +128,24 @@ async def test_a_failing_submit_fails_alone_and_the_others_are_committed(
     original = await storage.get_job(taken.id)
     assert original is not None and original.input == {"n": 1}
     assert len(await storage.list_events(taken.id)) == 1
+
+
+async def test_a_batch_over_an_owners_rate_lets_exactly_the_rest_through(
+    storage: SqliteStorage, batch_calls: list[int]
+) -> None:
+    rate = (5, 3600.0)
+    await storage.insert_job(_new(submit_rate=rate))  # one of alice's five spent
+    news = [_new(submit_rate=rate) for _ in range(6)] + [_new(owner="bob", submit_rate=rate)]
+    results = await _together(storage, news)
+    assert batch_calls == [len(news)]  # tried together (alice's 6 do not fit), then alone
+    assert [type(r).__name__ for r in results] == ["Job"] * 4 + ["RateLimited"] * 2 + ["Job"]
+    refused = results[4]
+    assert isinstance(refused, bb.RateLimited) and 710 < refused.retry_after_s <= 720
+    for new, result in zip(news, results, strict=True):
+        assert (await storage.get_job(new.id) is not None) == isinstance(result, bb.Job)
+    fitting = [_new(owner="carol", submit_rate=rate) for _ in range(5)]
+    assert all(isinstance(r, bb.Job) for r in await _together(storage, fitting))
+    assert batch_calls[-1] == 5  # five fit at once: one insert
 
 
 async def test_other_writes_split_the_run_and_keep_their_place(

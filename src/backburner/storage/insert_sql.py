@@ -7,6 +7,7 @@ nothing; and plain submits inserted many at a time.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from ..jobs import ACTIVE_STATUSES, Job, JobStatus
 from .credits_sql import RESERVED, reserve
 from .dialect import SqlDialect
 from .events_sql import append_events
-from .ratelimit_sql import take_submit_slot
+from .ratelimit_sql import take_submit_slots
 from .records import NewJob, row_to_job
 from .tables import idempotency_keys, jobs
 
@@ -94,7 +95,7 @@ def _insert_or_dedupe(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
 
 def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
     if new.submit_rate is not None:
-        take_submit_slot(conn, d, new.owner, *new.submit_rate)
+        take_submit_slots(conn, d, new.owner, new.submit_rate)
     if new.max_queued is not None:
         check_queued(conn, d, new.owner, new.max_queued)
     if new.cost > 0:
@@ -108,11 +109,12 @@ def _insert(conn: Connection, d: SqlDialect, new: NewJob) -> Job:
 
 def coalescible(new: NewJob) -> bool:
     """Whether this submit may share one multi-row insert with others (`insert_plain_jobs`):
-    it needs nothing looked up or checked in the transaction first. Submits that do (a dedupe
-    or idempotency key, a cost to reserve; anything checked per job) go through `insert_job`,
-    one at a time."""
+    it needs nothing looked up or checked per job in the transaction first (the submission
+    rate is checked per owner, for the batch's submits together). Submits that do (a dedupe
+    or idempotency key, a cost to reserve, the queued limit) go through `insert_job`, one at
+    a time."""
     plain = new.dedupe_key is None and new.idempotency_key is None
-    return plain and new.cost == 0 and new.max_queued is None and new.submit_rate is None
+    return plain and new.cost == 0 and new.max_queued is None
 
 
 class JobRowsDialect(SqlDialect, Protocol):
@@ -128,7 +130,12 @@ class JobRowsDialect(SqlDialect, Protocol):
 def insert_plain_jobs(conn: Connection, d: JobRowsDialect, batch: list[tuple[NewJob]]) -> list[Job]:
     """`insert_job` for many `coalescible` submits at once (one per ``(new,)``): the rows and
     their first events in one insert each, with the database's time read once; the jobs are
-    built as `_insert` builds them, so each equals a fresh read of its row."""
+    built as `_insert` builds them, so each equals a fresh read of its row. Each owner's
+    submits are counted against the rate together: over it, all of them are refused here
+    (`RateLimited`) and group commit runs each one alone, so exactly those over it fail."""
+    limited = Counter((new.owner, new.submit_rate) for (new,) in batch if new.submit_rate)
+    for (owner, rate), submits in limited.items():
+        take_submit_slots(conn, d, owner, rate, submits)
     now = d.clock(conn)
     rows = [
         {**_params(new), **_QUEUED, "created_at": now, "updated_at": now, "run_at": now,

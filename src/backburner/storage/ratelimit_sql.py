@@ -21,33 +21,35 @@ from ..errors import RateLimited
 from .dialect import SqlDialect
 from .tables import submit_rates
 
-__all__ = ["prune_submit_rates", "take_submit_slot"]
+__all__ = ["prune_submit_rates", "take_submit_slots"]
 
 #: Float slack: the last submit of a burst lands exactly on the limit.
 _EPSILON_S = 1e-6
 
 
-def take_submit_slot(
-    conn: Connection, d: SqlDialect, owner: str, count: int, period_s: float
+def take_submit_slots(
+    conn: Connection, d: SqlDialect, owner: str, rate: tuple[int, float], submits: int = 1
 ) -> None:
-    """Count a submit of ``owner``'s, or raise `RateLimited` (with the seconds until one is
-    let through) when the allowance is spent."""
+    """Count ``submits`` of ``owner``'s against ``rate`` (count, period in seconds), or
+    raise `RateLimited` (with the seconds until they would fit) and count none."""
+    count, period_s = rate
     d.lock_owner(conn, owner)  # one owner's takes run in turn; others' never wait
     tat_now = sa.select(submit_rates.c.tat).where(submit_rates.c.owner == owner)
     now, tat = conn.execute(sa.select(d.now(), tat_now.scalar_subquery())).one()
     interval = period_s / count
     start = now if tat is None else max(float(tat), now)
-    early = start + interval - period_s - now  # > 0: the allowance is spent for this long
+    tat_after = start + submits * interval
+    early = tat_after - period_s - now  # > 0: the allowance is spent for this long
     if early > _EPSILON_S:
         retry_s = math.ceil(early)
         raise RateLimited(
             f"owner {owner!r} is over the submission rate limit; retry in {retry_s} s", early
         )
     if tat is None:
-        conn.execute(sa.insert(submit_rates).values(owner=owner, tat=start + interval))
+        conn.execute(sa.insert(submit_rates).values(owner=owner, tat=tat_after))
     else:
         stmt = sa.update(submit_rates).where(submit_rates.c.owner == owner)
-        conn.execute(stmt.values(tat=start + interval))
+        conn.execute(stmt.values(tat=tat_after))
 
 
 def prune_submit_rates(conn: Connection, d: SqlDialect) -> int:
