@@ -9,9 +9,11 @@ async def portrait(ctx: bb.Context, data: PortraitIn) -> dict[str, str]:
 
 `Context.save_artifact` returns the artifact's URL, ``/v1/jobs/{id}/artifacts/{name}``, which
 the API serves with the job's own owner check (a browser adds ``?access_token=`` to an
-``<img src>``). Deleting a job deletes its artifacts; those of jobs pruned by retention are
-swept by `Artifacts.sweep`. The store is a local directory by default (`LocalBlobStore`); any
-object with `BlobStore`'s four methods — an S3-compatible bucket, say — can take its place.
+``<img src>``), streamed in chunks and by byte range, never whole in memory. Deleting a job
+deletes its artifacts; those of jobs pruned by retention are swept by `Artifacts.sweep`. The
+store is a local directory by default (`LocalBlobStore`); any object with `BlobStore`'s five
+methods — an S3-compatible bucket, say, whose ranged GET serves `BlobReader.chunks` — can
+take its place.
 """
 
 from __future__ import annotations
@@ -21,22 +23,32 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from .config import SQLITE_SCHEMES, Settings
 from .errors import InvalidInput, JobNotFound
 from .storage.sqlite import sqlite_path
 
-__all__ = ["Artifact", "ArtifactNotFound", "Artifacts", "Blob", "BlobStore", "LocalBlobStore"]
+__all__ = [
+    "Artifact",
+    "ArtifactNotFound",
+    "Artifacts",
+    "Blob",
+    "BlobReader",
+    "BlobStore",
+    "LocalBlobStore",
+]
 
 #: An artifact's name: a file name without a directory, not starting with a dot.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*", re.I)
 #: A job id as the blob store's top-level prefix (uuid-like; never a path).
 _JOB_ID = re.compile(r"[A-Za-z0-9-]{1,36}")
+#: How much of a blob is read (and sent) at a time.
+CHUNK_BYTES = 256 * 1024
 
 
 class ArtifactNotFound(JobNotFound):
@@ -66,15 +78,35 @@ class Artifact:
         return artifact_url(self.job_id, self.name)
 
 
+class BlobReader(Protocol):
+    """A blob opened to be served: its media type and size now, its bytes in chunks."""
+
+    content_type: str
+    size: int
+
+    def chunks(self, first: int, last: int) -> AsyncIterator[bytes]:
+        """The bytes from ``first`` to ``last`` (inclusive), a chunk at a time; the reader is
+        closed when they end (or the iteration is closed)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the blob without reading it (calling it twice is harmless)."""
+
+
 class BlobStore(Protocol):
     """Where artifacts live. Keys are ``{job_id}/{name}``; implementations need nothing more
-    than put, get, delete-by-prefix and a listing of the top-level prefixes."""
+    than put, get, open (for serving), delete-by-prefix and a listing of the top-level
+    prefixes."""
 
     async def put(self, key: str, blob: Blob) -> None:
         """Store ``blob`` under ``key``, replacing what was there, atomically for readers."""
 
     async def get(self, key: str) -> Blob | None:
         """The blob under ``key``, or ``None``."""
+
+    async def open(self, key: str) -> BlobReader | None:
+        """The blob under ``key`` opened for reading in ranges, or ``None``: later writes to
+        the key do not change what it reads."""
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every blob under ``{prefix}/``; how many there were."""
@@ -99,6 +131,10 @@ class LocalBlobStore:
     async def get(self, key: str) -> Blob | None:
         """The file's bytes and recorded media type, or ``None`` if it is not there."""
         return await asyncio.to_thread(self._get, key)
+
+    async def open(self, key: str) -> BlobReader | None:
+        """The file opened (a later `put` replaces the name, not what this reads)."""
+        return await asyncio.to_thread(self._open, key)
 
     async def delete_prefix(self, prefix: str) -> int:
         """Remove the job's directory."""
@@ -128,6 +164,19 @@ class LocalBlobStore:
         except FileNotFoundError:
             return None
 
+    def _open(self, key: str) -> BlobReader | None:
+        data_path, type_path = self._paths(key)
+        try:
+            file = data_path.open("rb")
+        except FileNotFoundError:
+            return None
+        try:
+            content_type = type_path.read_text()
+        except FileNotFoundError:
+            file.close()
+            return None
+        return _FileReader(file, content_type, os.fstat(file.fileno()).st_size)
+
     def _delete(self, prefix: str) -> int:
         folder = self.root / prefix
         if not folder.is_dir():
@@ -140,6 +189,31 @@ class LocalBlobStore:
         if not self.root.is_dir():
             return []
         return sorted(path.name for path in self.root.iterdir() if path.is_dir())
+
+
+class _FileReader:
+    """`BlobReader` over an open file: positioned reads in a thread, a chunk at a time."""
+
+    def __init__(self, file: BinaryIO, content_type: str, size: int) -> None:
+        self._file = file
+        self.content_type = content_type
+        self.size = size
+
+    async def chunks(self, first: int, last: int) -> AsyncIterator[bytes]:
+        try:
+            position = first
+            while position <= last:
+                wanted = min(CHUNK_BYTES, last + 1 - position)
+                chunk = await asyncio.to_thread(os.pread, self._file.fileno(), wanted, position)
+                if not chunk:
+                    return
+                position += len(chunk)
+                yield chunk
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        self._file.close()
 
 
 def artifacts_dir(settings: Settings) -> Path:
@@ -166,6 +240,15 @@ def check_name(name: object) -> str:
             "(at most 128, not starting with '.')"
         )
     return name
+
+
+def _key(job_id: str, name: str) -> str | None:
+    """The store's key for a job's artifact; ``None`` when either part could not be one."""
+    return f"{job_id}/{name}" if _NAME.fullmatch(name) and _JOB_ID.fullmatch(job_id) else None
+
+
+def _not_found(job_id: str, name: str) -> ArtifactNotFound:
+    return ArtifactNotFound(f"job {job_id!r} has no artifact {name!r}")
 
 
 def _check_content_type(content_type: object) -> str:
@@ -200,13 +283,21 @@ class Artifacts:
         return Artifact(job_id, name, media_type, len(data))
 
     async def read(self, job_id: str, name: str) -> Blob:
-        """The artifact's bytes and media type; `ArtifactNotFound` if there is none."""
-        blob = None
-        if _NAME.fullmatch(name) and _JOB_ID.fullmatch(job_id):
-            blob = await self.store.get(f"{job_id}/{name}")
+        """The artifact's bytes and media type, whole; `ArtifactNotFound` if there is none."""
+        key = _key(job_id, name)
+        blob = None if key is None else await self.store.get(key)
         if blob is None:
-            raise ArtifactNotFound(f"job {job_id!r} has no artifact {name!r}")
+            raise _not_found(job_id, name)
         return blob
+
+    async def open(self, job_id: str, name: str) -> BlobReader:
+        """The artifact opened to be served in chunks or ranges; `ArtifactNotFound` if there
+        is none."""
+        key = _key(job_id, name)
+        reader = None if key is None else await self.store.open(key)
+        if reader is None:
+            raise _not_found(job_id, name)
+        return reader
 
     async def delete_job(self, job_id: str) -> int:
         """Delete all of a job's artifacts; how many there were."""

@@ -10,17 +10,24 @@ from typing import Any
 import httpx
 
 import backburner as bb
+from backburner.artifacts import CHUNK_BYTES
 from backburner.testing import run_until_idle
 
 from .conftest import Keys
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+#: A "video" of three chunks and a bit, each byte telling its place.
+VIDEO = bytes(i % 251 for i in range(3 * CHUNK_BYTES + 1000))
 
 
 def add_artifact_kinds(app: bb.Backburner) -> None:
     @app.task(attempts=1)
     async def poster(ctx: bb.Context, data: dict[str, Any]) -> dict[str, str]:
         return {"image": await ctx.save_artifact("poster.png", PNG, "image/png")}
+
+    @app.task(attempts=1)
+    async def clip(ctx: bb.Context, data: dict[str, Any]) -> dict[str, str]:
+        return {"video": await ctx.save_artifact("clip.mp4", VIDEO, "video/mp4")}
 
     @app.task(attempts=1)
     def narration(ctx: bb.SyncContext, data: dict[str, Any]) -> dict[str, str]:
@@ -118,3 +125,22 @@ async def test_a_byte_range_gets_that_part_so_players_can_seek(
         assert answer.headers.get("content-range") == content_range, asked
     other = await client.get(url, headers={**keys.bob, "Range": "bytes=0-7"})
     assert other.status_code == 404  # the owner check comes first
+
+
+async def test_a_large_artifact_is_streamed_whole_or_by_a_range_across_chunks(
+    client: httpx.AsyncClient, keys: Keys, app: bb.Backburner
+) -> None:
+    add_artifact_kinds(app)
+    url = (await finished(client, keys, app, "clip"))["output"]["video"]
+    first, last = CHUNK_BYTES - 10, 2 * CHUNK_BYTES + 10
+
+    async with client.stream("GET", url, headers=keys.alice) as whole:
+        received = [chunk async for chunk in whole.aiter_raw()]
+    part = await client.get(url, headers={**keys.alice, "Range": f"bytes={first}-{last}"})
+
+    assert whole.status_code == 200
+    assert whole.headers["content-length"] == str(len(VIDEO))
+    assert b"".join(received) == VIDEO
+    assert part.status_code == 206
+    assert part.headers["content-length"] == str(last - first + 1)
+    assert part.content == VIDEO[first : last + 1]

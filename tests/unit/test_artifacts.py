@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import backburner as bb
-from backburner.artifacts import Artifacts, Blob, LocalBlobStore, artifacts_dir
+from backburner.artifacts import CHUNK_BYTES, Artifacts, Blob, LocalBlobStore, artifacts_dir
 
 
 @pytest.fixture
@@ -22,6 +22,26 @@ async def test_save_then_read_gives_the_bytes_and_media_type_back(artifacts: Art
     assert await artifacts.read("job-1", "cover.png") == Blob(b"\x89PNG-bytes", "image/png")
     await artifacts.save("job-1", "cover.png", b"new", "image/webp")  # replaces
     assert await artifacts.read("job-1", "cover.png") == Blob(b"new", "image/webp")
+
+
+async def test_an_open_artifact_is_read_in_chunks_and_ranges(tmp_path: Path) -> None:
+    artifacts = Artifacts(LocalBlobStore(tmp_path / "store"), max_bytes=10 * CHUNK_BYTES)
+    data = bytes(range(256)) * (CHUNK_BYTES // 100)  # two and a half chunks
+    await artifacts.save("job-1", "clip.mp4", data, "video/mp4")
+
+    reader = await artifacts.open("job-1", "clip.mp4")
+    await artifacts.save("job-1", "clip.mp4", b"replaced", "video/webm")  # after opening
+    chunks = [chunk async for chunk in reader.chunks(0, reader.size - 1)]
+
+    assert (reader.size, reader.content_type) == (len(data), "video/mp4")
+    assert [len(c) for c in chunks] == [CHUNK_BYTES, CHUNK_BYTES, len(data) - 2 * CHUNK_BYTES]
+    assert b"".join(chunks) == data  # what was there when it was opened
+    part = await artifacts.open("job-1", "clip.mp4")
+    assert [c async for c in part.chunks(2, 5)] == [b"plac"]
+    assert [c async for c in part.chunks(0, -1)] == []  # an empty range reads nothing
+    await part.close()  # closing again is harmless
+    with pytest.raises(bb.JobNotFound):
+        await artifacts.open("job-1", "missing.mp4")
 
 
 @pytest.mark.parametrize(

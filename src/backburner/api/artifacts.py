@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from ..app import Backburner
 from .auth import CallerDep, owned_job
@@ -37,26 +39,33 @@ _HEADERS = {
     responses={200: {"description": "the artifact's bytes, with its media type"}},
 )
 async def get_artifact(job_id: str, name: str, request: Request, caller: CallerDep) -> Response:
-    """The artifact's bytes with the media type it was saved with; one ``Range: bytes=…``
-    gets ``206`` with that part (video players seek with them), an unsatisfiable one ``416``."""
+    """The artifact's bytes with the media type it was saved with, streamed in chunks; one
+    ``Range: bytes=…`` gets ``206`` with that part (video players seek with them), an
+    unsatisfiable one ``416``."""
     app: Backburner = request.app.state.backburner
     await owned_job(app, caller, job_id)
-    blob = await app.artifacts.read(job_id, name)
+    reader = await app.artifacts.open(job_id, name)
     headers = _HEADERS | {
         "Content-Disposition": f'inline; filename="{name}"',
         "Accept-Ranges": "bytes",
     }
-    size = len(blob.data)
+    size = reader.size
     wanted = _byte_range(request.headers.get("range"), size)
-    if wanted is None:
-        return Response(blob.data, media_type=blob.content_type, headers=headers)
     if wanted == _UNSATISFIABLE:
+        await reader.close()
         headers["Content-Range"] = f"bytes */{size}"
         return Response(status_code=416, headers=headers)
-    start, end = wanted
-    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    part = blob.data[start : end + 1]
-    return Response(part, status_code=206, media_type=blob.content_type, headers=headers)
+    start, end = wanted or (0, size - 1)
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end + 1 - start)
+    return StreamingResponse(
+        reader.chunks(start, end),
+        status_code=200 if wanted is None else 206,
+        media_type=reader.content_type,
+        headers=headers,
+        background=BackgroundTask(reader.close),  # if the stream never started
+    )
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
