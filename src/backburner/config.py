@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from .durations import parse_duration, parse_rate
 from .errors import ConfigError, UnsupportedDatabase
@@ -122,6 +130,7 @@ class Settings(BaseModel):
     artifacts_dir: str | None = None
     #: The largest artifact a handler may save.
     max_artifact_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    _submit_rate: tuple[int, float] | None = PrivateAttr(default=None)
 
     @field_validator("submit_rate_limit")
     @classmethod
@@ -169,12 +178,15 @@ class Settings(BaseModel):
             _check_schema(value)
         return value
 
+    def model_post_init(self, context: Any, /) -> None:
+        # Parsed once here, not at each submit that reads it.
+        rate = self.submit_rate_limit
+        self._submit_rate = None if rate is None else parse_rate(rate)
+
     @property
     def submit_rate(self) -> tuple[int, float] | None:
         """``submit_rate_limit`` as (count, period in seconds), or ``None``."""
-        if self.submit_rate_limit is None:
-            return None
-        return parse_rate(self.submit_rate_limit, field="BACKBURNER_RATE_LIMIT")
+        return self._submit_rate
 
     @property
     def maintenance_interval_s(self) -> float:
