@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,34 @@ def batch_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 async def _together(storage: SqliteStorage, news: list[NewJob]) -> list[bb.Job | BaseException]:
     """Submit ``news`` so that all of them wait in one queue for the writer: it is held
-    busy until every write is queued, then they run as one group commit."""
-    gate = threading.Event()
-    held = storage._writer.run_alone(gate.wait)
-    tasks = [asyncio.ensure_future(storage.insert_job(new)) for new in news]
-    while len(storage._writer._queue) < len(news):
-        await asyncio.sleep(0.001)
-    gate.set()
+    busy until every write is queued, then they run as one group commit.
+
+    The hold must be running before the first submit: the writer thread may still be in the
+    drain loop of an earlier batch, which would take the new writes one by one as they come.
+    """
+    running, gate = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        running.set()
+        gate.wait(timeout=60)
+
+    held = storage._writer.run_alone(hold)
+    tasks: list[asyncio.Future[bb.Job]] = []
+    try:
+        await _until(running.is_set, "the writer to take the hold")
+        tasks = [asyncio.ensure_future(storage.insert_job(new)) for new in news]
+        await _until(lambda: len(storage._writer._queue) >= len(news), "the writes to queue")
+    finally:
+        gate.set()
     await asyncio.wrap_future(held)
     return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.001)
 
 
 def test_only_submits_without_keys_or_cost_are_coalescible() -> None:
