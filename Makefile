@@ -30,8 +30,12 @@ lint: $(STAMP) ## ruff check and format check
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
 
+# The whole run's bound: a hang that outlives pytest-timeout (a teardown stuck after a test
+# timed out) is interrupted, so pytest still prints what failed, instead of holding CI to its end.
+PYTEST_BUDGET_S ?= 2400
+
 pytest: $(STAMP) $(CHROMIUM) postgres ## the test suite (SQLite and PostgreSQL)
-	$(BIN)/pytest
+	timeout --signal=INT --kill-after=60 $(PYTEST_BUDGET_S) $(BIN)/pytest
 
 postgres: ## start this machine's PostgreSQL if it is installed and down (the tests use it)
 	@if [ -d /etc/postgresql ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then \

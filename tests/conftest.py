@@ -14,6 +14,7 @@ where that fails them.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import functools
 import os
 import time
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+from _pytest.faulthandler import fault_handler_stderr_fd_key
 
 import backburner as bb
 from backburner.storage.postgres import engine_url
@@ -40,6 +42,22 @@ POSTGRES_URL = os.environ.get(
 #: the browser client.
 SQLITE_ONLY_DIRS = ("acceptance", "cli", "browser")
 _TESTS = Path(__file__).parent
+
+
+#: How long one test's teardown may take before the run stops with every thread's stack.
+TEARDOWN_LIMIT_S = 120
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Bound each teardown: pytest-timeout's alarm fires once per test, so a teardown stuck
+    after a timed-out test (a thread it left blocked) would otherwise hold the run forever."""
+    stderr = item.config.stash[fault_handler_stderr_fd_key]
+    faulthandler.dump_traceback_later(TEARDOWN_LIMIT_S, exit=True, file=stderr)
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
