@@ -393,9 +393,12 @@ async def test_a_tail_after_the_last_id_misses_no_event_of_concurrent_writers(
     async def tail() -> None:
         after = 0
         while True:
+            # Read the flag before the query: an empty read that began before the last
+            # submit committed must not end the tail.
+            submitted = stop.is_set()
             after, batch = await nodes[0].event_feed(after, 50)
             seen.extend(event_id for event_id, *_ in batch)
-            if stop.is_set() and not batch:
+            if submitted and not batch:
                 return
 
     async def submit(application: bb.Backburner) -> None:
