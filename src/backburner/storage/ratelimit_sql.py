@@ -53,6 +53,5 @@ def take_submit_slots(
 
 
 def prune_submit_rates(conn: Connection, d: SqlDialect) -> int:
-    """prune_submit_rates: forget owners whose allowance is whole again (a missing row says
-    the same)."""
+    """Forget owners whose allowance is whole again (a missing row says the same); how many."""
     return conn.execute(sa.delete(submit_rates).where(submit_rates.c.tat < d.now())).rowcount
